@@ -1,0 +1,205 @@
+//! Configuration: one struct, built from the documented defaults compiled into the binary
+//! (`config/clipguard.toml`), then an optional TOML file, then `CLIPGUARD_*` environment
+//! variables (`__` separates section and key). Components take the section they need.
+
+use crate::Category;
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The documented defaults, compiled in.
+pub const DEFAULTS_TOML: &str = include_str!("../../../config/clipguard.toml");
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub data: DataConfig,
+    pub queue: QueueConfig,
+    pub worker: WorkerConfig,
+    pub ingest: IngestConfig,
+    pub frames: FramesConfig,
+    pub audio: AudioConfig,
+    pub rules: RulesConfig,
+    pub decide: DecideConfig,
+    pub web: WebConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataConfig {
+    pub dir: PathBuf,
+    pub datasets: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueConfig {
+    pub visibility_timeout_secs: u64,
+    pub max_attempts: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerConfig {
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngestConfig {
+    pub max_file_bytes: u64,
+    pub max_duration_secs: f64,
+    pub download_timeout_secs: u64,
+    pub allowed_schemes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrameMode {
+    Fps,
+    Count,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FramesConfig {
+    pub mode: FrameMode,
+    pub fps: f64,
+    pub count: u32,
+    pub max_frames: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioConfig {
+    pub enabled: bool,
+    pub sample_rate: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RulesConfig {
+    pub path: String,
+    pub diacritic_insensitive: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecideConfig {
+    pub threshold: f32,
+    pub category_thresholds: BTreeMap<Category, f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebConfig {
+    pub addr: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Default for Config {
+    fn default() -> Self {
+        Figment::from(Toml::string(DEFAULTS_TOML))
+            .extract()
+            .expect("the compiled-in defaults parse")
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` (if any), then `CLIPGUARD_<SECTION>__<KEY>` variables.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS_TOML));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError(format!(
+                    "config file `{}` does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        // Only `SECTION__KEY` variables are settings; CLIPGUARD_DATASETS is read below.
+        let env = Env::prefixed("CLIPGUARD_")
+            .filter(|k| k.as_str().contains("__"))
+            .split("__");
+        let mut config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        if let Some(ds) = std::env::var_os("CLIPGUARD_DATASETS") {
+            config.data.datasets = ds.to_string_lossy().into_owned();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Rejects values that would make a component misbehave rather than fail loudly later.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError(m.to_string()));
+        if self.queue.max_attempts == 0 {
+            return bad("queue.max_attempts must be at least 1");
+        }
+        if self.worker.batch_size == 0 {
+            return bad("worker.batch_size must be at least 1");
+        }
+        if !(self.frames.fps > 0.0) || self.frames.count == 0 || self.frames.max_frames == 0 {
+            return bad("frames.fps, frames.count and frames.max_frames must be positive");
+        }
+        if !(0.0..=1.0).contains(&self.decide.threshold) {
+            return bad("decide.threshold must be within [0, 1]");
+        }
+        for (c, t) in &self.decide.category_thresholds {
+            if !(0.0..=1.0).contains(t) {
+                return Err(ConfigError(format!(
+                    "decide.category_thresholds.{c} must be within [0, 1]"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The datasets folder: the configured one, else `../shared/datasets` when it exists.
+    pub fn datasets_dir(&self) -> Option<PathBuf> {
+        if !self.data.datasets.is_empty() {
+            return Some(PathBuf::from(&self.data.datasets));
+        }
+        let fallback = PathBuf::from("../shared/datasets");
+        fallback.is_dir().then_some(fallback)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_validate() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.web.addr, "127.0.0.1:8080");
+        assert_eq!(c.decide.category_thresholds.len(), Category::ALL.len());
+    }
+
+    #[test]
+    fn a_file_overrides_only_the_keys_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[queue]\nmax_attempts = 2\n").unwrap();
+        let c = Config::load(Some(&path)).unwrap();
+        assert_eq!(c.queue.max_attempts, 2);
+        assert_eq!(
+            c.queue.visibility_timeout_secs,
+            Config::default().queue.visibility_timeout_secs
+        );
+    }
+
+    #[test]
+    fn invalid_values_are_refused_with_the_key_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[decide]\nthreshold = 1.5\n").unwrap();
+        let err = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("decide.threshold"), "{err}");
+        assert!(Config::load(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+}

@@ -1,0 +1,70 @@
+//! The analyser interface. Each analyser looks at some modalities of one video and reports
+//! scores for the categories it covers plus evidence. The keyword rules are analysers today;
+//! the text, vision, speech and OCR models (#3) plug in behind the same trait.
+//!
+//! An analyser returns `Err` for anything it could not do; the decide stage turns any error into
+//! a `failed` verdict, so an analyser must never hide a failure behind a low score.
+
+use crate::Video;
+use crate::error::StageError;
+use crate::verdict::{Evidence, ModalityScore};
+use async_trait::async_trait;
+
+/// What ffprobe said about the media.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MediaProbe {
+    pub duration_s: Option<f64>,
+    pub has_video: bool,
+    pub has_audio: bool,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub video_codec: Option<String>,
+    pub audio_codec: Option<String>,
+}
+
+/// One decoded frame: packed RGB8, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub time_s: f64,
+    pub width: u32,
+    pub height: u32,
+    pub rgb: Vec<u8>,
+}
+
+/// Mono PCM as f32 in [-1, 1].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioClip {
+    pub sample_rate: u32,
+    pub samples: Vec<f32>,
+}
+
+impl AudioClip {
+    pub fn duration_s(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(self.sample_rate.max(1))
+    }
+}
+
+/// Everything analysers may look at. Media parts are `None` when the video has none (an
+/// audio-only post has no frames) — not when decoding failed: that is an error upstream.
+#[derive(Debug, Clone)]
+pub struct AnalysisInput {
+    pub video: Video,
+    pub probe: Option<MediaProbe>,
+    pub frames: Vec<Frame>,
+    pub audio: Option<AudioClip>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AnalyserOutput {
+    pub scores: Vec<ModalityScore>,
+    pub evidence: Vec<Evidence>,
+}
+
+#[async_trait]
+pub trait Analyser: Send + Sync {
+    /// Stable name, used as the key in a verdict's `model_versions`.
+    fn name(&self) -> &str;
+    /// Version of the analyser's logic or model (a rules file hash, a model bundle version).
+    fn version(&self) -> String;
+    async fn analyse(&self, input: &AnalysisInput) -> Result<AnalyserOutput, StageError>;
+}

@@ -1,0 +1,52 @@
+//! Where media bytes live. Keys are content-addressed (`media/<sha256>.<ext>`), never derived
+//! from a label (the seed's keys embedded the weak label, so relabelling broke every URL).
+
+use crate::error::{Classify, ErrorClass};
+use async_trait::async_trait;
+use std::path::{Path, PathBuf};
+
+/// A media object available as a local file for ffmpeg. For a remote store this is a temporary
+/// download that is deleted when the value is dropped.
+pub struct LocalMedia {
+    pub path: PathBuf,
+    /// Keeps a temporary copy alive; `None` when `path` is the store's own file.
+    pub guard: Option<Box<dyn Send + Sync>>,
+}
+
+impl std::fmt::Debug for LocalMedia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalMedia")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("media store: {0}")]
+    Backend(String),
+    #[error("media object `{0}` not found")]
+    NotFound(String),
+    #[error("cannot read `{path}`: {message}")]
+    Read { path: String, message: String },
+}
+
+impl Classify for MediaError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            MediaError::Backend(_) => ErrorClass::External,
+            MediaError::NotFound(_) | MediaError::Read { .. } => ErrorClass::Input,
+        }
+    }
+}
+
+#[async_trait]
+pub trait MediaStore: Send + Sync {
+    /// Copies a local file into the store under `key`; returns the byte count.
+    async fn put_file(&self, key: &str, path: &Path) -> Result<u64, MediaError>;
+    async fn exists(&self, key: &str) -> Result<bool, MediaError>;
+    /// Makes the object readable as a local file.
+    async fn local_copy(&self, key: &str) -> Result<LocalMedia, MediaError>;
+    /// A human-readable location, for `doctor` and logs.
+    fn describe(&self) -> String;
+}

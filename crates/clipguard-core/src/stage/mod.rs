@@ -1,0 +1,13 @@
+//! The traits each pipeline stage's backends implement. The embedded backends (SQLite queue and
+//! store, local media folder) live in `clipguard-pipeline`; the scale-out ones (Kafka, Postgres,
+//! S3) implement the same traits, so the worker loop never knows which it talks to.
+
+pub mod analyser;
+pub mod media;
+pub mod queue;
+pub mod store;
+
+pub use analyser::{Analyser, AnalyserOutput, AnalysisInput, AudioClip, Frame, MediaProbe};
+pub use media::{LocalMedia, MediaError, MediaStore};
+pub use queue::{Delivery, Queue, QueueError, QueueMessage, RetryOutcome};
+pub use store::{InsertOutcome, Store, StoreError};

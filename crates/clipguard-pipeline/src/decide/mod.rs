@@ -1,0 +1,148 @@
+//! Decide: combine analyser outputs into one verdict.
+//!
+//! Fusion v0 (until the calibrated combiner of #3): a category's score is the highest score any
+//! modality gave it; a category no analyser covered stays `None` ("not covered"), never 0. The
+//! overall harmful score is the highest category score; the video is harmful when that reaches
+//! the global threshold or any category reaches its own threshold.
+
+use clipguard_core::config::DecideConfig;
+use clipguard_core::stage::AnalyserOutput;
+use clipguard_core::{Category, Evidence, Verdict, VerdictStatus};
+use std::collections::BTreeMap;
+
+/// Everything `decide` needs besides the outputs.
+#[derive(Debug, Clone)]
+pub struct DecideContext<'a> {
+    pub video_id: &'a str,
+    pub config: &'a DecideConfig,
+    pub model_versions: BTreeMap<String, String>,
+    pub pipeline_version: String,
+    pub notes: Vec<Evidence>,
+    pub latency_ms: u64,
+}
+
+pub fn decide(ctx: DecideContext<'_>, outputs: Vec<AnalyserOutput>) -> Verdict {
+    let mut categories: BTreeMap<Category, Option<f32>> =
+        Category::ALL.into_iter().map(|c| (c, None)).collect();
+    let mut modalities = Vec::new();
+    let mut evidence = ctx.notes;
+    for out in outputs {
+        for score in out.scores {
+            for (cat, s) in &score.categories {
+                let slot = categories.entry(*cat).or_insert(None);
+                *slot = Some(slot.map_or(*s, |old: f32| old.max(*s)));
+            }
+            modalities.push(score);
+        }
+        evidence.extend(out.evidence);
+    }
+    if modalities.is_empty() {
+        // Nothing was measured at all: that is not "safe".
+        let mut v = Verdict::failed(
+            ctx.video_id,
+            "no analyser produced a score (no text and no analysable media)",
+            ctx.config.threshold,
+            ctx.pipeline_version,
+        );
+        v.evidence = evidence;
+        v.model_versions = ctx.model_versions;
+        v.latency_ms = ctx.latency_ms;
+        return v;
+    }
+    let overall = categories
+        .values()
+        .flatten()
+        .copied()
+        .fold(0.0f32, f32::max);
+    let category_hit = categories.iter().any(|(c, s)| {
+        let t = ctx
+            .config
+            .category_thresholds
+            .get(c)
+            .copied()
+            .unwrap_or(ctx.config.threshold);
+        s.is_some_and(|s| s >= t)
+    });
+    let harmful = overall >= ctx.config.threshold || category_hit;
+    Verdict {
+        video_id: ctx.video_id.to_string(),
+        status: VerdictStatus::Ok,
+        reason: None,
+        harmful_score: Some(overall),
+        harmful: Some(harmful),
+        threshold: ctx.config.threshold,
+        categories,
+        modalities,
+        evidence,
+        model_versions: ctx.model_versions,
+        pipeline_version: ctx.pipeline_version,
+        latency_ms: ctx.latency_ms,
+        decided_at: chrono::Utc::now(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clipguard_core::{Modality, ModalityScore};
+
+    fn ctx(config: &DecideConfig) -> DecideContext<'_> {
+        DecideContext {
+            video_id: "t:1",
+            config,
+            model_versions: BTreeMap::new(),
+            pipeline_version: "p".into(),
+            notes: Vec::new(),
+            latency_ms: 1,
+        }
+    }
+
+    fn output(modality: Modality, cat: Category, s: f32) -> AnalyserOutput {
+        AnalyserOutput {
+            scores: vec![ModalityScore {
+                modality,
+                analyser: "x".into(),
+                harmful: s,
+                categories: [(cat, s)].into_iter().collect(),
+            }],
+            evidence: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn uncovered_categories_stay_none_and_max_wins() {
+        let config = clipguard_core::Config::default().decide;
+        let v = decide(
+            ctx(&config),
+            vec![
+                output(Modality::Caption, Category::Violence, 0.3),
+                output(Modality::Comments, Category::Violence, 0.9),
+            ],
+        );
+        assert_eq!(v.status, VerdictStatus::Ok);
+        assert_eq!(v.categories[&Category::Violence], Some(0.9));
+        assert_eq!(v.categories[&Category::Sexual], None);
+        assert_eq!(v.harmful, Some(true));
+        assert_eq!(v.label(), "harmful");
+    }
+
+    #[test]
+    fn a_category_threshold_can_flag_below_the_global_one() {
+        let mut config = clipguard_core::Config::default().decide;
+        config.threshold = 0.9;
+        config.category_thresholds.insert(Category::SelfHarm, 0.4);
+        let v = decide(
+            ctx(&config),
+            vec![output(Modality::Caption, Category::SelfHarm, 0.5)],
+        );
+        assert_eq!(v.harmful, Some(true));
+    }
+
+    #[test]
+    fn nothing_measured_is_failed_not_safe() {
+        let config = clipguard_core::Config::default().decide;
+        let v = decide(ctx(&config), Vec::new());
+        assert_eq!(v.status, VerdictStatus::Failed);
+        assert_eq!(v.label(), "failed");
+    }
+}

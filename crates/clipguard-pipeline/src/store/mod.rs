@@ -1,0 +1,6 @@
+//! Store backends. `sqlite` is the embedded default; PostgreSQL (#6) implements the same
+//! `clipguard_core::stage::Store` trait with the same schema.
+
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;

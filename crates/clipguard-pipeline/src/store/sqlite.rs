@@ -1,0 +1,293 @@
+//! The embedded store: videos, verdicts, reviews and events in the same SQLite file as the queue.
+
+use crate::sqlite::now_text;
+use async_trait::async_trait;
+use clipguard_core::stage::{InsertOutcome, Store, StoreError};
+use clipguard_core::stats::{VerdictStats, VerdictSummary};
+use clipguard_core::{Verdict, VerdictStatus, Video, WeakLabel};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqlitePool};
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn backend(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+impl SqliteStore {
+    pub fn new(pool: SqlitePool) -> Self {
+        SqliteStore { pool }
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    fn video_from_row(row: &SqliteRow) -> Result<Video, StoreError> {
+        let ingested: String = row.get("ingested_at");
+        Ok(Video {
+            id: row.get("id"),
+            platform: row.get("platform"),
+            platform_id: row.get("platform_id"),
+            source_url: row.get("source_url"),
+            author: row.get("author"),
+            caption: row.get("caption"),
+            hashtags: from_json("hashtags", &row.get::<String, _>("hashtags"))?,
+            comments: from_json("comments", &row.get::<String, _>("comments"))?,
+            duration_s: row.get("duration_s"),
+            counts: from_json("counts", &row.get::<String, _>("counts"))?,
+            media_key: row.get("media_key"),
+            content_hash: row.get("content_hash"),
+            media_bytes: row.get::<Option<i64>, _>("media_bytes").map(|b| b as u64),
+            weak_label: row
+                .get::<Option<String>, _>("weak_label")
+                .and_then(|l| WeakLabel::parse(&l)),
+            source: row.get("source"),
+            ingested_at: chrono::DateTime::parse_from_rfc3339(&ingested)
+                .map_err(|e| StoreError::Corrupt(format!("ingested_at: {e}")))?
+                .with_timezone(&chrono::Utc),
+        })
+    }
+
+    fn verdict_from_row(row: &SqliteRow) -> Result<Verdict, StoreError> {
+        let status = match row.get::<String, _>("status").as_str() {
+            "ok" => VerdictStatus::Ok,
+            "failed" => VerdictStatus::Failed,
+            other => return Err(StoreError::Corrupt(format!("verdict status `{other}`"))),
+        };
+        let decided: String = row.get("decided_at");
+        Ok(Verdict {
+            video_id: row.get("video_id"),
+            status,
+            reason: row.get("reason"),
+            harmful_score: row.get::<Option<f64>, _>("harmful_score").map(|s| s as f32),
+            harmful: row.get::<Option<i64>, _>("harmful").map(|h| h != 0),
+            threshold: row.get::<f64, _>("threshold") as f32,
+            categories: from_json("categories", &row.get::<String, _>("categories"))?,
+            modalities: from_json("modalities", &row.get::<String, _>("modalities"))?,
+            evidence: from_json("evidence", &row.get::<String, _>("evidence"))?,
+            model_versions: from_json("model_versions", &row.get::<String, _>("model_versions"))?,
+            pipeline_version: row.get("pipeline_version"),
+            latency_ms: row.get::<i64, _>("latency_ms") as u64,
+            decided_at: chrono::DateTime::parse_from_rfc3339(&decided)
+                .map_err(|e| StoreError::Corrupt(format!("decided_at: {e}")))?
+                .with_timezone(&chrono::Utc),
+        })
+    }
+
+    /// How many verdict rows exist for a video (tests use this to prove "no duplicates").
+    pub async fn verdict_rows(&self, video_id: &str) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM verdicts WHERE video_id = ?1")
+            .bind(video_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(n as u64)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_video(&self, v: &Video) -> Result<InsertOutcome, StoreError> {
+        if let Some(hash) = &v.content_hash {
+            let existing: Option<String> =
+                sqlx::query_scalar("SELECT id FROM videos WHERE content_hash = ?1")
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(backend)?;
+            if let Some(existing) = existing {
+                return Ok(if existing == v.id {
+                    InsertOutcome::DuplicateId
+                } else {
+                    InsertOutcome::DuplicateContent(existing)
+                });
+            }
+        }
+        let done = sqlx::query(
+            "INSERT OR IGNORE INTO videos (id, platform, platform_id, source_url, author, caption, hashtags,
+                 comments, duration_s, counts, media_key, content_hash, media_bytes, weak_label, source, ingested_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        )
+        .bind(&v.id)
+        .bind(&v.platform)
+        .bind(&v.platform_id)
+        .bind(&v.source_url)
+        .bind(&v.author)
+        .bind(&v.caption)
+        .bind(to_json(&v.hashtags)?)
+        .bind(to_json(&v.comments)?)
+        .bind(v.duration_s)
+        .bind(to_json(&v.counts)?)
+        .bind(&v.media_key)
+        .bind(&v.content_hash)
+        .bind(v.media_bytes.map(|b| b as i64))
+        .bind(v.weak_label.map(WeakLabel::as_str))
+        .bind(&v.source)
+        .bind(v.ingested_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .execute(&self.pool)
+        .await;
+        match done {
+            Ok(d) if d.rows_affected() == 1 => Ok(InsertOutcome::Inserted),
+            Ok(_) => Ok(InsertOutcome::DuplicateId),
+            // A concurrent ingest of the same bytes won the race on the content-hash index.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(
+                InsertOutcome::DuplicateContent(String::from("(concurrent ingest)")),
+            ),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn get_video(&self, id: &str) -> Result<Option<Video>, StoreError> {
+        let row = sqlx::query("SELECT * FROM videos WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(Self::video_from_row).transpose()
+    }
+
+    async fn put_verdict(&self, v: &Verdict) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO verdicts (video_id, pipeline_version, status, reason, harmful_score, harmful, threshold,
+                 categories, modalities, evidence, model_versions, latency_ms, decided_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT (video_id, pipeline_version) DO UPDATE SET
+                 status = excluded.status, reason = excluded.reason, harmful_score = excluded.harmful_score,
+                 harmful = excluded.harmful, threshold = excluded.threshold, categories = excluded.categories,
+                 modalities = excluded.modalities, evidence = excluded.evidence,
+                 model_versions = excluded.model_versions, latency_ms = excluded.latency_ms,
+                 decided_at = excluded.decided_at, writes = verdicts.writes + 1",
+        )
+        .bind(&v.video_id)
+        .bind(&v.pipeline_version)
+        .bind(v.status.as_str())
+        .bind(&v.reason)
+        .bind(v.harmful_score.map(f64::from))
+        .bind(v.harmful.map(i64::from))
+        .bind(f64::from(v.threshold))
+        .bind(to_json(&v.categories)?)
+        .bind(to_json(&v.modalities)?)
+        .bind(to_json(&v.evidence)?)
+        .bind(to_json(&v.model_versions)?)
+        .bind(v.latency_ms as i64)
+        .bind(v.decided_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn latest_verdict(&self, video_id: &str) -> Result<Option<Verdict>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM verdicts WHERE video_id = ?1 ORDER BY decided_at DESC LIMIT 1",
+        )
+        .bind(video_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(Self::verdict_from_row).transpose()
+    }
+
+    async fn videos_without_verdict(&self, limit: u32) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT id FROM videos v WHERE NOT EXISTS (SELECT 1 FROM verdicts vd WHERE vd.video_id = v.id)
+             ORDER BY ingested_at LIMIT ?1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)
+    }
+
+    async fn verdict_stats(&self) -> Result<VerdictStats, StoreError> {
+        let videos: i64 = sqlx::query_scalar("SELECT count(*) FROM videos")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        let row = sqlx::query(
+            "SELECT count(*) AS processed,
+                    coalesce(sum(final_decision = 'harmful'), 0) AS harmful,
+                    coalesce(sum(final_decision = 'safe'), 0) AS safe,
+                    coalesce(sum(final_decision = 'failed'), 0) AS failed
+             FROM processed_results",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(VerdictStats {
+            videos: videos as u64,
+            processed: row.get::<i64, _>("processed") as u64,
+            harmful: row.get::<i64, _>("harmful") as u64,
+            safe: row.get::<i64, _>("safe") as u64,
+            failed: row.get::<i64, _>("failed") as u64,
+        })
+    }
+
+    async fn latest_verdicts(&self, limit: u32) -> Result<Vec<VerdictSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT v.id, v.caption, vd.* FROM verdicts vd JOIN videos v ON v.id = vd.video_id
+             ORDER BY vd.decided_at DESC LIMIT ?1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let verdict = Self::verdict_from_row(row)?;
+                let top = verdict
+                    .evidence
+                    .iter()
+                    .find(|e| e.kind != clipguard_core::EvidenceKind::Info)
+                    .map(|e| match &e.rule_id {
+                        Some(rule) => format!("{rule}: {}", e.excerpt),
+                        None => e.excerpt.clone(),
+                    });
+                Ok(VerdictSummary {
+                    video_id: verdict.video_id.clone(),
+                    caption: row.get("caption"),
+                    label: verdict.label().to_string(),
+                    harmful_score: verdict.harmful_score,
+                    reason: verdict.reason.clone(),
+                    top_evidence: top,
+                    decided_at: verdict
+                        .decided_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                })
+            })
+            .collect()
+    }
+
+    async fn log_event(
+        &self,
+        kind: &str,
+        level: &str,
+        message: &str,
+        data: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO events (kind, level, message, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(kind)
+        .bind(level)
+        .bind(message)
+        .bind(data.to_string())
+        .bind(now_text())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,105 @@
+//! Topology: building the stages from one `Config` and running them.
+//!
+//! [`Pipeline::open`] wires the embedded backends (SQLite queue + store in `<data>/clipguard.db`,
+//! media under `<data>/media`); `ingestor()` and `worker()` hand out the two active stages.
+//! The scale-out backends (#6) plug in here and nowhere else.
+
+pub mod classify;
+pub mod worker;
+
+use crate::analyse::AnalyserSet;
+use crate::ingest::Ingestor;
+use crate::media::LocalMediaStore;
+use crate::queue::{SqliteQueue, VIDEOS_TOPIC};
+use crate::store::SqliteStore;
+use clipguard_core::StageError;
+use clipguard_core::config::Config;
+use clipguard_core::stage::{MediaStore, Queue, Store};
+use std::path::PathBuf;
+use std::sync::Arc;
+pub use worker::{RunMode, Worker, WorkerSummary};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("cannot open the database `{path}`: {message}")]
+    Database { path: String, message: String },
+    #[error("cannot open the media store: {0}")]
+    Media(String),
+    #[error(transparent)]
+    Analysers(#[from] StageError),
+}
+
+#[derive(Clone)]
+pub struct Pipeline {
+    pub config: Config,
+    pub store: Arc<SqliteStore>,
+    pub queue: Arc<SqliteQueue>,
+    pub media: Arc<LocalMediaStore>,
+    pub analysers: AnalyserSet,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("data", &self.config.data.dir)
+            .finish()
+    }
+}
+
+impl Pipeline {
+    pub fn database_path(config: &Config) -> PathBuf {
+        config.data.dir.join("clipguard.db")
+    }
+
+    /// Opens the embedded backends under `config.data.dir` and builds the analysers.
+    pub async fn open(config: Config) -> Result<Pipeline, PipelineError> {
+        let db = Self::database_path(&config);
+        let pool = crate::sqlite::open(&db)
+            .await
+            .map_err(|e| PipelineError::Database {
+                path: db.display().to_string(),
+                message: e.to_string(),
+            })?;
+        let media = LocalMediaStore::open(&config.data.dir.join("media"))
+            .map_err(|e| PipelineError::Media(e.to_string()))?;
+        let analysers = AnalyserSet::from_config(&config).await?;
+        Ok(Pipeline {
+            store: Arc::new(SqliteStore::new(pool.clone())),
+            queue: Arc::new(SqliteQueue::new(pool, VIDEOS_TOPIC, config.queue.clone())),
+            media: Arc::new(media),
+            analysers,
+            config,
+        })
+    }
+
+    pub fn store_dyn(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    pub fn queue_dyn(&self) -> Arc<dyn Queue> {
+        self.queue.clone()
+    }
+
+    pub fn media_dyn(&self) -> Arc<dyn MediaStore> {
+        self.media.clone()
+    }
+
+    pub fn ingestor(&self) -> Ingestor {
+        Ingestor::new(
+            self.store_dyn(),
+            self.queue_dyn(),
+            self.media_dyn(),
+            self.config.clone(),
+        )
+    }
+
+    pub fn worker(&self) -> Worker {
+        Worker::new(
+            self.store_dyn(),
+            self.queue_dyn(),
+            self.media_dyn(),
+            self.analysers.clone(),
+            self.config.clone(),
+        )
+    }
+}

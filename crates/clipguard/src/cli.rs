@@ -1,0 +1,68 @@
+//! The command line. Global flags work on every subcommand.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "clipguard",
+    version,
+    about = "Short-video safety: find, analyse, decide, review."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Data folder of the embedded backends (database, media) [default: ./clipguard-data]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// TOML config file (only the keys you change; see config/clipguard.toml)
+    #[arg(long, global = true, value_name = "FILE", env = "CLIPGUARD_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ingest the sources, analyse everything queued and serve the page, all in one process.
+    Run {
+        /// Process what is queued (and the given sources), print a summary and exit.
+        #[arg(long)]
+        once: bool,
+        /// Page server address (overrides web.addr; empty disables it).
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: Option<String>,
+        /// Folders, CSV link lists, media files or http(s) media URLs.
+        sources: Vec<String>,
+    },
+    /// Add sources to the queue (dedup by platform id and content hash) and exit.
+    Ingest {
+        #[arg(required = true)]
+        sources: Vec<String>,
+    },
+    /// Analyse queued videos until Ctrl-C (or until the queue is empty with --once).
+    Worker {
+        #[arg(long)]
+        once: bool,
+    },
+    /// Queue depth, processed / harmful / safe / failed counts, dead letters.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check ffmpeg, the data folder, the database, the media store, rules and models.
+    Doctor,
+    /// Analyse one file or URL without the queue or the store and print the verdict.
+    /// Exit code: 0 when the verdict is `ok`, 2 when it is `failed`.
+    Classify {
+        /// A media file or an http(s) media URL.
+        target: String,
+        /// Print the verdict as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,107 @@
+//! `doctor`: checks every dependency the configured pipeline needs and says how to fix what
+//! is missing. Exit code 1 when a required check fails.
+
+use clipguard_core::Config;
+use clipguard_core::stage::MediaStore;
+use clipguard_pipeline::Pipeline;
+use clipguard_pipeline::analyse::{ffmpeg, keywords::KeywordRules};
+use std::process::ExitCode;
+
+struct Report {
+    failed: bool,
+}
+
+impl Report {
+    fn check(&mut self, name: &str, result: Result<String, String>, required: bool) {
+        match result {
+            Ok(detail) => println!("ok    {name:<12} {detail}"),
+            Err(detail) if required => {
+                self.failed = true;
+                println!("FAIL  {name:<12} {detail}");
+            }
+            Err(detail) => println!("warn  {name:<12} {detail}"),
+        }
+    }
+}
+
+fn tool_version(tool: &str) -> Result<String, String> {
+    let out = std::process::Command::new(tool)
+        .arg("-version")
+        .output()
+        .map_err(|e| format!("`{tool}` not runnable ({e}); install it: apt-get install ffmpeg"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text.lines().next().unwrap_or("").to_string())
+}
+
+pub async fn doctor(config: Config) -> anyhow::Result<ExitCode> {
+    let mut r = Report { failed: false };
+    r.check("ffmpeg", tool_version("ffmpeg"), true);
+    r.check("ffprobe", tool_version("ffprobe"), true);
+    let _ = ffmpeg::version().await;
+    let dir = config.data.dir.clone();
+    r.check(
+        "data dir",
+        std::fs::create_dir_all(&dir)
+            .and_then(|_| tempfile::tempfile_in(&dir).map(|_| ()))
+            .map(|_| format!("{} (writable)", dir.display()))
+            .map_err(|e| format!("{}: {e}", dir.display())),
+        true,
+    );
+    r.check(
+        "rules",
+        KeywordRules::load(&config.rules)
+            .map(|k| format!("{k:?}").chars().take(80).collect())
+            .map_err(|e| e.to_string()),
+        true,
+    );
+    match Pipeline::open(config.clone()).await {
+        Ok(p) => {
+            r.check(
+                "database",
+                Ok(format!(
+                    "SQLite {} (migrations applied)",
+                    Pipeline::database_path(&config).display()
+                )),
+                true,
+            );
+            r.check("media", Ok(p.media.describe()), true);
+            r.check("queue", Ok("SQLite (embedded)".into()), true);
+        }
+        Err(e) => r.check("database", Err(e.to_string()), true),
+    }
+    r.check(
+        "models",
+        Err(
+            "no model files yet: text, vision and speech models arrive with #3; keyword rules only"
+                .into(),
+        ),
+        false,
+    );
+    r.check(
+        "datasets",
+        config
+            .datasets_dir()
+            .map(|d| d.display().to_string())
+            .ok_or_else(|| "not found (set CLIPGUARD_DATASETS); only training needs them".into()),
+        false,
+    );
+    r.check(
+        "web",
+        if config.web.addr.is_empty() {
+            Ok("disabled".into())
+        } else {
+            config
+                .web
+                .addr
+                .parse::<std::net::SocketAddr>()
+                .map(|a| a.to_string())
+                .map_err(|e| format!("web.addr `{}`: {e}", config.web.addr))
+        },
+        true,
+    );
+    Ok(if r.failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

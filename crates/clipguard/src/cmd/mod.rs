@@ -1,0 +1,36 @@
+//! One module per subcommand; `dispatch` loads the config once and routes.
+
+mod classify;
+mod doctor;
+mod run;
+mod status;
+
+use crate::cli::{Cli, Command, Global};
+use anyhow::Context;
+use clipguard_core::Config;
+use std::process::ExitCode;
+
+/// Defaults < `--config` file < `CLIPGUARD_*` environment < command-line flags.
+pub fn load_config(global: &Global) -> anyhow::Result<Config> {
+    let mut config = Config::load(global.config.as_deref()).context("loading the configuration")?;
+    if let Some(dir) = &global.data {
+        config.data.dir = dir.clone();
+    }
+    Ok(config)
+}
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = load_config(&cli.global)?;
+    match cli.command {
+        Command::Run {
+            once,
+            addr,
+            sources,
+        } => run::run(config, once, addr, &sources).await,
+        Command::Ingest { sources } => run::ingest_only(config, &sources).await,
+        Command::Worker { once } => run::worker_only(config, once).await,
+        Command::Status { json } => status::status(config, json).await,
+        Command::Doctor => doctor::doctor(config).await,
+        Command::Classify { target, json } => classify::classify(config, &target, json).await,
+    }
+}

@@ -1,0 +1,222 @@
+//! `run`, `ingest` and `worker`: the same stages, started alone or together.
+
+use crate::progress;
+use anyhow::Context;
+use clipguard_core::Config;
+use clipguard_core::stage::{Queue, Store};
+use clipguard_pipeline::ingest::IngestOutcome;
+use clipguard_pipeline::sources;
+use clipguard_pipeline::{Pipeline, RunMode};
+use std::process::ExitCode;
+use tokio::sync::watch;
+
+/// What ingest did with each candidate, for the summary.
+#[derive(Debug, Default)]
+struct IngestReport {
+    queued: u64,
+    duplicates: u64,
+    failed: Vec<(String, String)>,
+    skipped: Vec<(String, String)>,
+}
+
+async fn ingest_sources(pipeline: &Pipeline, specs: &[String]) -> anyhow::Result<IngestReport> {
+    let mut candidates = Vec::new();
+    for spec in specs {
+        let found = sources::discover(spec, &pipeline.config.ingest.allowed_schemes)
+            .with_context(|| format!("reading source `{spec}`"))?;
+        candidates.extend(found);
+    }
+    let ingestor = pipeline.ingestor();
+    let bar = progress::bar(candidates.len() as u64, "ingest");
+    let mut report = IngestReport::default();
+    for candidate in candidates {
+        let origin = candidate.meta.origin.clone();
+        match ingestor
+            .ingest(candidate)
+            .await
+            .with_context(|| format!("ingesting {origin}"))?
+        {
+            IngestOutcome::Queued(_) => report.queued += 1,
+            IngestOutcome::DuplicateId(_) | IngestOutcome::DuplicateContent { .. } => {
+                report.duplicates += 1
+            }
+            IngestOutcome::Failed { id, reason } => report.failed.push((id, reason)),
+            IngestOutcome::Skipped { origin, reason } => report.skipped.push((origin, reason)),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if !specs.is_empty() {
+        pipeline
+            .store
+            .log_event(
+                "ingest",
+                "info",
+                &format!(
+                    "ingested {} source(s): {} queued, {} duplicates, {} failed, {} skipped",
+                    specs.len(),
+                    report.queued,
+                    report.duplicates,
+                    report.failed.len(),
+                    report.skipped.len()
+                ),
+                serde_json::json!({ "sources": specs }),
+            )
+            .await?;
+    }
+    Ok(report)
+}
+
+fn print_ingest(report: &IngestReport) {
+    println!(
+        "ingest: {} queued, {} already known (skipped), {} failed, {} not downloadable here",
+        report.queued,
+        report.duplicates,
+        report.failed.len(),
+        report.skipped.len()
+    );
+    for (id, reason) in &report.failed {
+        println!("  failed  {id}: {reason}");
+    }
+    for (origin, reason) in report.skipped.iter().take(10) {
+        println!("  skipped {origin}: {reason}");
+    }
+    if report.skipped.len() > 10 {
+        println!("  … and {} more skipped", report.skipped.len() - 10);
+    }
+}
+
+pub async fn ingest_only(config: Config, specs: &[String]) -> anyhow::Result<ExitCode> {
+    let pipeline = Pipeline::open(config).await?;
+    let report = ingest_sources(&pipeline, specs).await?;
+    print_ingest(&report);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn worker_only(config: Config, once: bool) -> anyhow::Result<ExitCode> {
+    let pipeline = Pipeline::open(config).await?;
+    process(&pipeline, once).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn run(
+    mut config: Config,
+    once: bool,
+    addr: Option<String>,
+    specs: &[String],
+) -> anyhow::Result<ExitCode> {
+    if let Some(addr) = addr {
+        config.web.addr = addr;
+    }
+    let pipeline = Pipeline::open(config).await?;
+    let (stop_web, web_stopped) = watch::channel(false);
+    let web = start_web(&pipeline, web_stopped, once).await?;
+    let report = ingest_sources(&pipeline, specs).await?;
+    print_ingest(&report);
+    process(&pipeline, once).await?;
+    let _ = stop_web.send(true);
+    if let Some(web) = web {
+        let _ = web.await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the page server unless `web.addr` is empty. With `--once` a busy port is a warning
+/// (the batch still runs); when serving, it is an error.
+async fn start_web(
+    pipeline: &Pipeline,
+    mut stop: watch::Receiver<bool>,
+    once: bool,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let addr = pipeline.config.web.addr.trim().to_string();
+    if addr.is_empty() {
+        return Ok(None);
+    }
+    let listener = match tokio::net::TcpListener::bind(&addr).await {
+        Ok(l) => l,
+        Err(e) if once => {
+            eprintln!("warning: page server not started on {addr}: {e}");
+            return Ok(None);
+        }
+        Err(e) => return Err(e).with_context(|| format!("binding the page server to {addr}")),
+    };
+    let local = listener.local_addr()?;
+    println!("page: http://{local}/");
+    let state = clipguard_web::WebState {
+        store: pipeline.store_dyn(),
+        queue: pipeline.queue_dyn(),
+    };
+    Ok(Some(tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = clipguard_web::serve(listener, state, shutdown).await {
+            eprintln!("page server stopped: {e}");
+        }
+    })))
+}
+
+/// Runs the worker: until the queue is empty with `once`, else until Ctrl-C / SIGTERM.
+async fn process(pipeline: &Pipeline, once: bool) -> anyhow::Result<()> {
+    let requeued = pipeline.ingestor().requeue_orphans().await?;
+    if requeued > 0 {
+        println!("requeued {requeued} video(s) that had no verdict");
+    }
+    let depth = pipeline.queue.stats().await?.depth;
+    let bar = progress::bar(depth, "analyse");
+    let progress = bar.clone();
+    let worker = pipeline.worker().on_verdict(move |_| progress.inc(1));
+    let summary = worker.summary();
+    let (stop, stopped) = watch::channel(false);
+    let mode = if once {
+        RunMode::Drain
+    } else {
+        println!("worker: running; Ctrl-C stops after the batch in flight");
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            eprintln!("stopping after the batch in flight…");
+            let _ = stop.send(true);
+        });
+        RunMode::Forever
+    };
+    worker.run(mode, stopped).await?;
+    bar.finish_and_clear();
+    let s = &summary;
+    println!(
+        "this run: {} processed ({} harmful, {} safe, {} failed), {} retries, {} dead-lettered",
+        s.get(&s.processed),
+        s.get(&s.harmful),
+        s.get(&s.safe),
+        s.get(&s.failed),
+        s.get(&s.retried),
+        s.get(&s.dead_lettered)
+    );
+    let totals = pipeline.store.verdict_stats().await?;
+    let queue = pipeline.queue.stats().await?;
+    println!(
+        "store: {} videos, {} with a verdict ({} harmful, {} safe, {} failed); queue: {} waiting, {} dead letters",
+        totals.videos,
+        totals.processed,
+        totals.harmful,
+        totals.safe,
+        totals.failed,
+        queue.depth,
+        queue.dead_letters
+    );
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

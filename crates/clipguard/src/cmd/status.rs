@@ -1,0 +1,40 @@
+//! `status`: what is queued, done, failed and parked.
+
+use clipguard_core::Config;
+use clipguard_core::stage::{Queue, Store};
+use clipguard_pipeline::Pipeline;
+use std::process::ExitCode;
+
+pub async fn status(config: Config, json: bool) -> anyhow::Result<ExitCode> {
+    let pipeline = Pipeline::open(config).await?;
+    let queue = pipeline.queue.stats().await?;
+    let verdicts = pipeline.store.verdict_stats().await?;
+    let dead = pipeline.queue.dead_letters(20).await?;
+    if json {
+        let dead: Vec<_> = dead
+            .iter()
+            .map(|(key, attempts, error)| serde_json::json!({"video_id": key, "attempts": attempts, "error": error}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({ "queue": queue, "verdicts": verdicts, "dead_letters": dead })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("data:          {}", pipeline.config.data.dir.display());
+    println!(
+        "queue depth:   {} ({} in flight)",
+        queue.depth, queue.in_flight
+    );
+    println!("videos:        {}", verdicts.videos);
+    println!(
+        "processed:     {} ({} harmful, {} safe)",
+        verdicts.processed, verdicts.harmful, verdicts.safe
+    );
+    println!("failed:        {}", verdicts.failed);
+    println!("dead letters:  {}", queue.dead_letters);
+    for (key, attempts, error) in dead {
+        println!("  {key} after {attempts} attempt(s): {error}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
