@@ -142,7 +142,11 @@ impl Config {
         if self.worker.batch_size == 0 {
             return bad("worker.batch_size must be at least 1");
         }
-        if !(self.frames.fps > 0.0) || self.frames.count == 0 || self.frames.max_frames == 0 {
+        if !self.frames.fps.is_finite()
+            || self.frames.fps <= 0.0
+            || self.frames.count == 0
+            || self.frames.max_frames == 0
+        {
             return bad("frames.fps, frames.count and frames.max_frames must be positive");
         }
         if !(0.0..=1.0).contains(&self.decide.threshold) {

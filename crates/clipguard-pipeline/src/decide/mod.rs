@@ -40,7 +40,7 @@ pub fn decide(ctx: DecideContext<'_>, outputs: Vec<AnalyserOutput>) -> Verdict {
         // Nothing was measured at all: that is not "safe".
         let mut v = Verdict::failed(
             ctx.video_id,
-            "no analyser produced a score (no text and no analysable media)",
+            "nothing could score this video: it has no caption, hashtags or comments, and no loaded model reads its frames or speech",
             ctx.config.threshold,
             ctx.pipeline_version,
         );

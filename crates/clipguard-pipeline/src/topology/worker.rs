@@ -54,6 +54,9 @@ pub enum WorkerError {
     Store(#[from] StoreError),
 }
 
+/// A callback run after each stored verdict.
+pub type VerdictHook = Arc<dyn Fn(&Verdict) + Send + Sync>;
+
 #[derive(Clone)]
 pub struct Worker {
     store: Arc<dyn Store>,
@@ -63,7 +66,7 @@ pub struct Worker {
     config: Config,
     summary: Arc<WorkerSummary>,
     /// Called after each stored verdict (progress bars, live feeds).
-    on_verdict: Option<Arc<dyn Fn(&Verdict) + Send + Sync>>,
+    on_verdict: Option<VerdictHook>,
 }
 
 impl std::fmt::Debug for Worker {

@@ -1,0 +1,37 @@
+# The two commands of the README:
+#   make run   — set up, build, generate the sample videos, process them and serve the page
+#   make test  — set up, then formatting, lints and every test (what CI runs)
+#
+# Build output and caches live outside the work tree (~/.cache/clipguard), so a fresh clone
+# reuses them; a first run on a new machine still builds everything from scratch.
+
+CACHE            ?= $(HOME)/.cache/clipguard
+export CARGO_TARGET_DIR ?= $(CACHE)/target
+SAMPLES          ?= $(CURDIR)/samples
+export CLIPGUARD_SAMPLES_DIR := $(SAMPLES)
+DATA             ?= $(CURDIR)/clipguard-data
+ADDR             ?= 127.0.0.1:8080
+# One profile for run and test: the dev profile (dependencies at opt-level 3) builds once.
+BIN              := $(CARGO_TARGET_DIR)/debug/clipguard
+
+.PHONY: run test setup build samples fmt lint clean
+
+run: setup build samples
+	$(BIN) --data $(DATA) run --addr $(ADDR) $(SAMPLES)
+
+test: setup samples
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo test --workspace
+
+setup:
+	@scripts/setup.sh
+
+build:
+	cargo build --bin clipguard
+
+samples:
+	@scripts/make-samples.sh $(SAMPLES)
+
+clean:
+	rm -rf $(DATA) $(SAMPLES)

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what ClipGuard needs on a fresh Debian/Ubuntu machine, and nothing that is already
+# there: ffmpeg (decode, frames, audio), espeak-ng and fonts (sample media), a Rust toolchain
+# check. Safe to run again: it only acts on what is missing.
+set -euo pipefail
+
+need=()
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+
+if [ ${#need[@]} -gt 0 ]; then
+  # shellcheck disable=SC2207
+  uniq=($(printf '%s\n' "${need[@]}" | sort -u))
+  echo "setup: installing ${uniq[*]} with apt-get"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "setup: need root or sudo to install ${uniq[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${uniq[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo not found. Install Rust (https://rustup.rs) — rust-toolchain.toml pins 1.95.0." >&2
+  exit 1
+fi
+echo "setup: ok ($(ffmpeg -version | head -n1 | cut -d' ' -f1-3), $(cargo --version))"
