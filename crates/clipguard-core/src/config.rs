@@ -20,6 +20,12 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub frames: FramesConfig,
     pub audio: AudioConfig,
+    pub models: ModelsConfig,
+    pub text_model: TextModelConfig,
+    pub vision: VisionConfig,
+    pub speech: SpeechConfig,
+    pub ocr: OcrConfig,
+    pub cascade: CascadeConfig,
     pub rules: RulesConfig,
     pub decide: DecideConfig,
     pub web: WebConfig,
@@ -74,6 +80,49 @@ pub struct FramesConfig {
 pub struct AudioConfig {
     pub enabled: bool,
     pub sample_rate: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelsConfig {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextModelConfig {
+    pub enabled: bool,
+    pub precision: String,
+    pub max_tokens: usize,
+    pub batch_tokens: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VisionConfig {
+    pub enabled: bool,
+    pub batch_frames: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpeechConfig {
+    pub enabled: bool,
+    pub max_seconds: f32,
+    pub language: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OcrConfig {
+    pub enabled: bool,
+    pub languages: String,
+    pub fps: f64,
+    pub max_frames: u32,
+    pub width: u32,
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CascadeConfig {
+    pub always_on: Vec<String>,
+    pub uncertain_low: f32,
+    pub uncertain_high: f32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,6 +197,15 @@ impl Config {
             || self.frames.max_frames == 0
         {
             return bad("frames.fps, frames.count and frames.max_frames must be positive");
+        }
+        if !self.ocr.fps.is_finite() || self.ocr.fps <= 0.0 || self.ocr.width < 16 {
+            return bad("ocr.fps must be positive and ocr.width at least 16");
+        }
+        if !["f32", "q8", "q4"].contains(&self.text_model.precision.as_str()) {
+            return bad("text_model.precision must be \"f32\", \"q8\" or \"q4\"");
+        }
+        if self.cascade.uncertain_low > self.cascade.uncertain_high {
+            return bad("cascade.uncertain_low must not exceed cascade.uncertain_high");
         }
         if !(0.0..=1.0).contains(&self.decide.threshold) {
             return bad("decide.threshold must be within [0, 1]");

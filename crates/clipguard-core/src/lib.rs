@@ -15,5 +15,7 @@ pub mod video;
 pub use category::Category;
 pub use config::Config;
 pub use error::{ErrorClass, StageError};
-pub use verdict::{Evidence, EvidenceKind, Modality, ModalityScore, Verdict, VerdictStatus};
+pub use verdict::{
+    Evidence, EvidenceKind, ExtractedText, Modality, ModalityScore, Verdict, VerdictStatus,
+};
 pub use video::{Comment, Counts, Video, WeakLabel};

@@ -64,6 +64,21 @@ pub struct Evidence {
     pub score: Option<f32>,
 }
 
+/// Text an analyser read out of the media (speech transcript segments, on-screen text), kept
+/// on the verdict so a reviewer can read it and search it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtractedText {
+    pub modality: Modality,
+    /// Start (and for speech, end) in seconds into the media.
+    pub time_s: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_s: Option<f64>,
+    pub text: String,
+    /// Language when the analyser knows it (speech detection, OCR languages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+}
+
 /// What one analyser concluded about one modality.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModalityScore {
@@ -91,6 +106,9 @@ pub struct Verdict {
     pub categories: BTreeMap<Category, Option<f32>>,
     pub modalities: Vec<ModalityScore>,
     pub evidence: Vec<Evidence>,
+    /// Transcript segments and on-screen text, in time order.
+    #[serde(default)]
+    pub texts: Vec<ExtractedText>,
     /// Analyser name → version, for every analyser that ran.
     pub model_versions: BTreeMap<String, String>,
     /// One string summarising `model_versions`; with `video_id` it keys the stored verdict.
@@ -117,6 +135,7 @@ impl Verdict {
             categories: Category::ALL.into_iter().map(|c| (c, None)).collect(),
             modalities: Vec::new(),
             evidence: Vec::new(),
+            texts: Vec::new(),
             model_versions: BTreeMap::new(),
             pipeline_version: pipeline_version.into(),
             latency_ms: 0,

@@ -400,3 +400,48 @@ fn doctor_checks_the_machine_and_bad_config_is_refused() {
     );
     assert!(!out.status.success());
 }
+
+#[tokio::test]
+async fn two_workers_share_one_queue_without_processing_a_video_twice() {
+    let data = tempfile::tempdir().unwrap();
+    ok(&clipguard(
+        data.path(),
+        &["ingest", samples().to_str().unwrap()],
+        &[],
+    ));
+    let spawn = || {
+        Command::new(BIN)
+            .arg("--data")
+            .arg(data.path())
+            .args(["worker", "--once"])
+            .env("CLIPGUARD_WORKER__BATCH_SIZE", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let (a, b) = (ok(&a), ok(&b));
+    let processed = |s: &str| -> u64 {
+        s.split("this run: ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no summary in {s}"))
+    };
+    let total = manifest().len() as u64;
+    // Each video was analysed by exactly one of the two workers…
+    assert_eq!(processed(&a) + processed(&b), total, "{a}\n{b}");
+    // …and each verdict row was written once.
+    let pool = db(data.path()).await;
+    let rewritten: i64 = sqlx::query_scalar("SELECT count(*) FROM verdicts WHERE writes > 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rewritten, 0);
+    assert_eq!(
+        verdict_rows_per_video(data.path()).await.len() as u64,
+        total
+    );
+}

@@ -7,7 +7,7 @@
 
 use crate::Video;
 use crate::error::StageError;
-use crate::verdict::{Evidence, ModalityScore};
+use crate::verdict::{Evidence, ExtractedText, ModalityScore};
 use async_trait::async_trait;
 
 /// What ffprobe said about the media.
@@ -49,6 +49,9 @@ impl AudioClip {
 #[derive(Debug, Clone)]
 pub struct AnalysisInput {
     pub video: Video,
+    /// The media file, for analysers that decode it their own way (OCR wants full-resolution
+    /// frames); `None` for a text-only item.
+    pub media_path: Option<std::path::PathBuf>,
     pub probe: Option<MediaProbe>,
     pub frames: Vec<Frame>,
     pub audio: Option<AudioClip>,
@@ -58,6 +61,15 @@ pub struct AnalysisInput {
 pub struct AnalyserOutput {
     pub scores: Vec<ModalityScore>,
     pub evidence: Vec<Evidence>,
+    pub texts: Vec<ExtractedText>,
+}
+
+impl AnalyserOutput {
+    pub fn merge(&mut self, other: AnalyserOutput) {
+        self.scores.extend(other.scores);
+        self.evidence.extend(other.evidence);
+        self.texts.extend(other.texts);
+    }
 }
 
 #[async_trait]

@@ -504,81 +504,115 @@ impl KeywordRules {
             .collect()
     }
 
-    /// What [`Analyser::analyse`] does, without the async wrapper.
+    /// What [`Analyser::analyse`] does, without the async wrapper: the caption (with hashtags)
+    /// as one text, the comments as a crowd.
     pub fn analyse_video(&self, video: &Video) -> AnalyserOutput {
         let mut out = AnalyserOutput::default();
-
-        // Caption and hashtags.
         let caption = video.caption_text();
-        if !caption.trim().is_empty() {
-            let (text, cut) = truncate_chars(&caption, MAX_CAPTION_CHARS);
-            let hits = self.find(text);
-            let mut weights: HashMap<&str, (Category, f64)> = HashMap::new();
-            for h in &hits {
-                weights.insert(&h.rule_id, (h.category, f64::from(h.weight)));
-            }
-            out.scores
-                .push(modality_score(Modality::Caption, weights.into_values()));
-            if cut {
-                out.evidence.push(info(
-                    Modality::Caption,
-                    format!("caption scanned up to its first {MAX_CAPTION_CHARS} characters"),
-                ));
-            }
-            let located = hits.into_iter().map(|h| ((0, h.start), h)).collect();
-            out.evidence
-                .extend(rule_evidence(Modality::Caption, located));
-        }
-
-        // Comments, each on its own.
-        let comments: Vec<&str> = video
+        let caption = [TextPiece {
+            time_s: None,
+            text: &caption,
+        }];
+        out.merge(self.score_pieces(Modality::Caption, &caption, Aggregation::Whole));
+        let comments: Vec<TextPiece<'_>> = video
             .comments
             .iter()
-            .map(|c| c.text.as_str())
-            .filter(|t| !t.trim().is_empty())
+            .map(|c| TextPiece {
+                time_s: None,
+                text: &c.text,
+            })
             .collect();
-        if !comments.is_empty() {
-            let mut per_rule: HashMap<String, (Category, f64, u32)> = HashMap::new();
-            let mut located = Vec::new();
-            let mut cut_comments = 0usize;
-            for (index, text) in comments.iter().take(MAX_COMMENTS).enumerate() {
-                let (text, cut) = truncate_chars(text, MAX_COMMENT_CHARS);
-                cut_comments += usize::from(cut);
-                let hits = self.find(text);
-                let mut distinct = HashSet::new();
-                for h in &hits {
-                    if distinct.insert(h.rule_id.as_str()) {
-                        let entry = per_rule.entry(h.rule_id.clone()).or_insert((
-                            h.category,
-                            f64::from(h.weight),
-                            0,
-                        ));
-                        entry.2 += 1;
-                    }
-                }
-                located.extend(hits.into_iter().map(|h| ((index, h.start), h)));
-            }
-            let contributions = per_rule.into_values().map(|(category, weight, k)| {
-                let k = i32::try_from(k).unwrap_or(i32::MAX);
-                (category, weight * (1.0 - COMMENT_REPEAT_FACTOR.powi(k)))
-            });
-            out.scores
-                .push(modality_score(Modality::Comments, contributions));
-            if comments.len() > MAX_COMMENTS || cut_comments > 0 {
-                let scanned = comments.len().min(MAX_COMMENTS);
-                out.evidence.push(info(
-                    Modality::Comments,
-                    format!(
-                        "scanned {scanned} of {} comments; {cut_comments} cut to their first {MAX_COMMENT_CHARS} characters",
-                        comments.len()
-                    ),
-                ));
-            }
-            out.evidence
-                .extend(rule_evidence(Modality::Comments, located));
-        }
+        out.merge(self.score_pieces(Modality::Comments, &comments, Aggregation::Crowd));
         out
     }
+
+    /// Scores the pieces of one modality (a caption, comments, transcript segments, on-screen
+    /// text per frame): one `ModalityScore` (none when there is no text) and evidence carrying
+    /// each piece's time offset. Pieces are capped at [`MAX_COMMENTS`] × [`MAX_COMMENT_CHARS`]
+    /// (a single piece at [`MAX_CAPTION_CHARS`]), with a note when anything was cut.
+    pub fn score_pieces(
+        &self,
+        modality: Modality,
+        pieces: &[TextPiece<'_>],
+        aggregation: Aggregation,
+    ) -> AnalyserOutput {
+        let mut out = AnalyserOutput::default();
+        let pieces: Vec<&TextPiece<'_>> = pieces
+            .iter()
+            .filter(|p| !p.text.trim().is_empty())
+            .collect();
+        if pieces.is_empty() {
+            return out;
+        }
+        let max_chars = if pieces.len() == 1 {
+            MAX_CAPTION_CHARS
+        } else {
+            MAX_COMMENT_CHARS
+        };
+        let mut per_rule: HashMap<String, (Category, f64, u32)> = HashMap::new();
+        let mut located = Vec::new();
+        let mut cut_pieces = 0usize;
+        for (index, piece) in pieces.iter().take(MAX_COMMENTS).enumerate() {
+            let (text, cut) = truncate_chars(piece.text, max_chars);
+            cut_pieces += usize::from(cut);
+            let hits = self.find(text);
+            let mut distinct = HashSet::new();
+            for h in &hits {
+                if distinct.insert(h.rule_id.as_str()) {
+                    let entry = per_rule.entry(h.rule_id.clone()).or_insert((
+                        h.category,
+                        f64::from(h.weight),
+                        0,
+                    ));
+                    entry.2 += 1;
+                }
+            }
+            located.extend(
+                hits.into_iter()
+                    .map(|h| ((index, h.start), piece.time_s, h)),
+            );
+        }
+        let contributions = per_rule
+            .into_values()
+            .map(|(category, weight, k)| match aggregation {
+                Aggregation::Whole => (category, weight),
+                Aggregation::Crowd => {
+                    let k = i32::try_from(k).unwrap_or(i32::MAX);
+                    (category, weight * (1.0 - COMMENT_REPEAT_FACTOR.powi(k)))
+                }
+            });
+        out.scores.push(modality_score(modality, contributions));
+        if pieces.len() > MAX_COMMENTS || cut_pieces > 0 {
+            let scanned = pieces.len().min(MAX_COMMENTS);
+            out.evidence.push(info(
+                modality,
+                format!(
+                    "scanned {scanned} of {} texts; {cut_pieces} cut to their first {max_chars} characters",
+                    pieces.len()
+                ),
+            ));
+        }
+        out.evidence.extend(rule_evidence(modality, located));
+        out
+    }
+}
+
+/// One text of a modality, with where it sits in the media when that is known.
+#[derive(Debug, Clone, Copy)]
+pub struct TextPiece<'a> {
+    pub time_s: Option<f64>,
+    pub text: &'a str,
+}
+
+/// How hits in several pieces of one modality add up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregation {
+    /// The pieces are one text (caption, a transcript, a frame's words): each distinct rule
+    /// counts once at its full weight.
+    Whole,
+    /// The pieces are many voices (comments): a rule hitting in k pieces counts
+    /// `weight · (1 − ½^k)`, so one stray comment weighs half and a chorus approaches full.
+    Crowd,
 }
 
 #[async_trait]
@@ -624,22 +658,25 @@ fn modality_score(
 
 /// Evidence for located hits: each rule's first hit (strongest rules first), then the other hits
 /// in text order, at most [`MAX_EVIDENCE_PER_MODALITY`].
-fn rule_evidence(modality: Modality, mut hits: Vec<((usize, usize), RuleHit)>) -> Vec<Evidence> {
-    hits.sort_by_key(|(at, _)| *at);
+fn rule_evidence(
+    modality: Modality,
+    mut hits: Vec<((usize, usize), Option<f64>, RuleHit)>,
+) -> Vec<Evidence> {
+    hits.sort_by_key(|(at, _, _)| *at);
     let mut seen = HashSet::new();
     let (mut firsts, rest): (Vec<_>, Vec<_>) = hits
         .into_iter()
-        .partition(|(_, h)| seen.insert(h.rule_id.clone()));
-    firsts.sort_by(|(a_at, a), (b_at, b)| b.weight.total_cmp(&a.weight).then(a_at.cmp(b_at)));
+        .partition(|(_, _, h)| seen.insert(h.rule_id.clone()));
+    firsts.sort_by(|(a_at, _, a), (b_at, _, b)| b.weight.total_cmp(&a.weight).then(a_at.cmp(b_at)));
     firsts
         .into_iter()
         .chain(rest)
         .take(MAX_EVIDENCE_PER_MODALITY)
-        .map(|(_, h)| Evidence {
+        .map(|(_, time_s, h)| Evidence {
             kind: EvidenceKind::Rule,
             modality,
             category: Some(h.category),
-            time_s: None,
+            time_s,
             excerpt: h.excerpt,
             rule_id: Some(h.rule_id),
             score: Some(h.weight),
@@ -1455,6 +1492,7 @@ ingested_at = "2024-01-01T00:00:00Z"
         assert_eq!(Analyser::name(&r), "keywords");
         assert_eq!(Analyser::version(&r), r.version());
         let input = AnalysisInput {
+            media_path: None,
             video: video(
                 "Hai nhóm đánh nhau, rồi lại đánh nhau",
                 &["danh_nhau", "kem"],

@@ -114,6 +114,7 @@ pub async fn prepare(
         return Ok(Prepared {
             input: Some(AnalysisInput {
                 video: video.clone(),
+                media_path: None,
                 probe: None,
                 frames: Vec::new(),
                 audio: None,
@@ -173,6 +174,7 @@ pub async fn prepare(
     Ok(Prepared {
         input: Some(AnalysisInput {
             video: video.clone(),
+            media_path: Some(path.to_path_buf()),
             probe: Some(probe),
             frames,
             audio,

@@ -26,7 +26,9 @@ pub fn decide(ctx: DecideContext<'_>, outputs: Vec<AnalyserOutput>) -> Verdict {
         Category::ALL.into_iter().map(|c| (c, None)).collect();
     let mut modalities = Vec::new();
     let mut evidence = ctx.notes;
+    let mut texts = Vec::new();
     for out in outputs {
+        texts.extend(out.texts);
         for score in out.scores {
             for (cat, s) in &score.categories {
                 let slot = categories.entry(*cat).or_insert(None);
@@ -36,6 +38,7 @@ pub fn decide(ctx: DecideContext<'_>, outputs: Vec<AnalyserOutput>) -> Verdict {
         }
         evidence.extend(out.evidence);
     }
+    texts.sort_by(|a: &clipguard_core::ExtractedText, b| a.time_s.total_cmp(&b.time_s));
     if modalities.is_empty() {
         // Nothing was measured at all: that is not "safe".
         let mut v = Verdict::failed(
@@ -45,6 +48,7 @@ pub fn decide(ctx: DecideContext<'_>, outputs: Vec<AnalyserOutput>) -> Verdict {
             ctx.pipeline_version,
         );
         v.evidence = evidence;
+        v.texts = texts;
         v.model_versions = ctx.model_versions;
         v.latency_ms = ctx.latency_ms;
         return v;
@@ -74,6 +78,7 @@ pub fn decide(ctx: DecideContext<'_>, outputs: Vec<AnalyserOutput>) -> Verdict {
         categories,
         modalities,
         evidence,
+        texts,
         model_versions: ctx.model_versions,
         pipeline_version: ctx.pipeline_version,
         latency_ms: ctx.latency_ms,
@@ -106,6 +111,7 @@ mod tests {
                 categories: [(cat, s)].into_iter().collect(),
             }],
             evidence: Vec::new(),
+            texts: Vec::new(),
         }
     }
 

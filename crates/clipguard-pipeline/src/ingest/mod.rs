@@ -134,6 +134,7 @@ impl Ingestor {
                 _temp: None,
             }),
             MediaRef::Url(url) => self.fetch(url).await,
+            MediaRef::Invalid(reason) => Err(reason.clone()),
         };
         let url_id = || match &candidate.media {
             MediaRef::Url(url) => format!("url:{}", &hex_sha256(url.as_bytes())[..16]),

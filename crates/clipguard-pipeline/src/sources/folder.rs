@@ -1,7 +1,7 @@
 //! A folder as yt-dlp leaves it: each media file with its sidecars, found recursively (hidden
 //! folders skipped, depth bounded so a symlink loop cannot trap the scan).
 
-use super::{Candidate, MediaRef, Metadata, SourceError, is_media_path, ytdlp};
+use super::{Candidate, MediaRef, Metadata, SourceError, is_media_path, xlsx, ytdlp};
 use std::path::{Path, PathBuf};
 
 const MAX_DEPTH: usize = 6;
@@ -10,7 +10,25 @@ pub fn scan(root: &Path) -> Result<Vec<Candidate>, SourceError> {
     let mut media = Vec::new();
     walk(root, 0, &mut media)?;
     media.sort();
-    media.iter().map(|p| file_candidate(p)).collect()
+    // One broken sidecar fails that video (stored as `failed` with the reason), not the scan.
+    Ok(media
+        .iter()
+        .map(|p| file_candidate(p).unwrap_or_else(|e| invalid_candidate(p, e)))
+        .collect())
+}
+
+/// A media file whose metadata could not be read: ingest stores it as a failed video.
+fn invalid_candidate(path: &Path, error: SourceError) -> Candidate {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+    Candidate {
+        meta: Metadata {
+            platform: stem.as_ref().map(|_| "file".to_string()),
+            platform_id: stem,
+            origin: path.display().to_string(),
+            ..Metadata::default()
+        },
+        media: MediaRef::Invalid(error.to_string()),
+    }
 }
 
 fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), SourceError> {
@@ -60,6 +78,14 @@ pub fn file_candidate(path: &Path) -> Result<Candidate, SourceError> {
     if comments.is_file() {
         meta.comments.extend(ytdlp::read_comments_json(&comments)?);
     }
+    // The seed crawler's spreadsheet of comments; `<stem>.comments.xlsx` wins over `<stem>.xlsx`.
+    if let Some(sheet) = [".comments.xlsx", ".xlsx"]
+        .into_iter()
+        .map(|suffix| sidecar(path, suffix))
+        .find(|p| p.is_file())
+    {
+        meta.comments.extend(xlsx::read_comments_xlsx(&sheet)?);
+    }
     meta.origin = path.display().to_string();
     Ok(Candidate {
         meta,
@@ -99,11 +125,75 @@ mod tests {
     }
 
     #[test]
-    fn a_broken_info_json_is_an_error_naming_the_file() {
+    fn reads_comments_from_an_xlsx_sidecar() {
+        use super::xlsx::test_support::{C, workbook};
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("42.mp4"), b"x").unwrap();
+        std::fs::write(d.join("42.comments.json"), r#"[{"text":"from json"}]"#).unwrap();
+        std::fs::write(
+            d.join("42.comments.xlsx"),
+            workbook(&[
+                &[C::S("Nội dung"), C::S("user")],
+                &[C::S("Quá đỉnh 👏"), C::S("lan")],
+            ]),
+        )
+        .unwrap();
+        // Only one spreadsheet is read: `.comments.xlsx` wins over a plain `.xlsx`.
+        std::fs::write(
+            d.join("42.xlsx"),
+            workbook(&[&[C::S("text")], &[C::S("no")]]),
+        )
+        .unwrap();
+        std::fs::write(d.join("7.mp3"), b"x").unwrap();
+        std::fs::write(
+            d.join("7.xlsx"),
+            workbook(&[&[C::S("text")], &[C::N(77.0)]]),
+        )
+        .unwrap();
+        std::fs::write(d.join("8.mp4"), b"x").unwrap();
+        std::fs::write(d.join("8.xlsx"), b"\x00not a workbook").unwrap();
+
+        // The broken workbook fails its own video, not the scan.
+        let found = scan(d).unwrap();
+        let broken = found
+            .iter()
+            .find(|c| c.meta.platform_id.as_deref() == Some("8"))
+            .unwrap();
+        assert!(
+            matches!(&broken.media, MediaRef::Invalid(e) if e.contains("8.xlsx")),
+            "{broken:?}"
+        );
+        std::fs::remove_file(d.join("8.xlsx")).unwrap();
+
+        let found = scan(d).unwrap();
+        assert_eq!(found.len(), 3, "{found:?}");
+        let texts = |i: usize| -> Vec<&str> {
+            found[i]
+                .meta
+                .comments
+                .iter()
+                .map(|c| c.text.as_str())
+                .collect()
+        };
+        assert_eq!(texts(0), ["from json", "Quá đỉnh 👏"]);
+        assert_eq!(found[0].meta.comments[1].author.as_deref(), Some("lan"));
+        assert_eq!(texts(1), ["77"]);
+        assert!(texts(2).is_empty());
+    }
+
+    #[test]
+    fn a_broken_info_json_fails_that_video_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("1.mp4"), b"x").unwrap();
         std::fs::write(dir.path().join("1.info.json"), b"{not json").unwrap();
-        let err = scan(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("1.info.json"), "{err}");
+        std::fs::write(dir.path().join("2.mp4"), b"x").unwrap();
+        let found = scan(dir.path()).unwrap();
+        assert_eq!(found.len(), 2);
+        assert!(
+            matches!(&found[0].media, MediaRef::Invalid(e) if e.contains("1.info.json")),
+            "{found:?}"
+        );
+        assert!(matches!(found[1].media, MediaRef::File(_)));
     }
 }

@@ -12,6 +12,7 @@
 pub mod csv_links;
 pub mod folder;
 pub mod tiktok;
+pub mod xlsx;
 pub mod ytdlp;
 
 use clipguard_core::{Comment, Counts, WeakLabel};
@@ -52,6 +53,8 @@ pub enum MediaRef {
     Url(String),
     /// No media can be had here (e.g. a TikTok page link: downloading it is the crawler's job).
     Unavailable(String),
+    /// The item is broken (e.g. its metadata sidecar is corrupt): stored as a failed video.
+    Invalid(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]

