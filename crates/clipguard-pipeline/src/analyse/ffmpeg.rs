@@ -155,16 +155,54 @@ pub fn sampling_fps(config: &FramesConfig, duration_s: Option<f64>) -> f64 {
         .max(1e-3)
 }
 
-/// Samples frames as packed RGB at the configured size, each with its timestamp.
-pub async fn frames(
-    path: &Path,
-    probe: &MediaProbe,
-    config: &FramesConfig,
-) -> Result<Vec<Frame>, FfmpegError> {
-    let fps = sampling_fps(config, probe.duration_s);
-    let (w, h) = (config.width, config.height);
+/// What to sample: a rate, a cap and an output size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameRequest {
+    pub fps: f64,
+    pub max_frames: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl FrameRequest {
+    /// The vision model's frames: the configured mode and square size.
+    pub fn for_vision(config: &FramesConfig, probe: &MediaProbe) -> Self {
+        FrameRequest {
+            fps: sampling_fps(config, probe.duration_s),
+            max_frames: config.max_frames,
+            width: config.width,
+            height: config.height,
+        }
+    }
+
+    /// Frames at `width` with the video's aspect kept (OCR wants readable text), even height.
+    pub fn keep_aspect(fps: f64, max_frames: u32, width: u32, probe: &MediaProbe) -> Self {
+        let (w, h) = (
+            probe.width.unwrap_or(9).max(1),
+            probe.height.unwrap_or(16).max(1),
+        );
+        let height = ((f64::from(width) * f64::from(h) / f64::from(w) / 2.0).round() as u32 * 2)
+            .clamp(2, 4096);
+        let duration = probe.duration_s.filter(|d| *d > 0.0).unwrap_or(1.0);
+        FrameRequest {
+            fps: fps.min(f64::from(max_frames) / duration).max(1e-3),
+            max_frames,
+            width,
+            height,
+        }
+    }
+}
+
+/// Samples frames as packed RGB, each with its timestamp.
+pub async fn frames(path: &Path, request: FrameRequest) -> Result<Vec<Frame>, FfmpegError> {
+    let FrameRequest {
+        fps,
+        max_frames,
+        width: w,
+        height: h,
+    } = request;
     let filter = format!("fps={fps:.6},scale={w}:{h}:flags=bilinear");
-    let max = config.max_frames.to_string();
+    let max = max_frames.to_string();
     let out = run(
         "ffmpeg",
         &[

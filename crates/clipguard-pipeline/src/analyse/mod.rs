@@ -4,10 +4,13 @@
 //! Preparation errors (an unreadable file, a duration over the limit) and analyser errors are
 //! returned as errors, never swallowed: the decide stage turns them into a `failed` verdict.
 
+pub mod broken;
 pub mod ffmpeg;
 pub mod keywords;
+pub mod ocr;
+pub mod text;
 
-use clipguard_core::config::Config;
+use clipguard_core::config::{CascadeConfig, Config};
 use clipguard_core::error::Classify;
 use clipguard_core::stage::{Analyser, AnalyserOutput, AnalysisInput};
 use clipguard_core::{Evidence, EvidenceKind, Modality, StageError, Video};
@@ -16,9 +19,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// The analysers the worker runs, and the version string that keys their verdicts.
+///
+/// A cascade: the cheap analysers (rules, text model, frames) run first, all at once; the
+/// expensive ones (speech, OCR) run after them only when the cheap verdict is uncertain
+/// (`cascade.uncertain_low ≤ score < cascade.uncertain_high`) or they are listed in
+/// `cascade.always_on`. A skipped analyser leaves a note in the evidence.
 #[derive(Clone)]
 pub struct AnalyserSet {
-    analysers: Vec<Arc<dyn Analyser>>,
+    cheap: Vec<Arc<dyn Analyser>>,
+    expensive: Vec<Arc<dyn Analyser>>,
+    cascade: CascadeConfig,
     /// ffmpeg's version: frames and audio depend on it.
     ffmpeg_version: String,
 }
@@ -39,31 +49,57 @@ pub struct Prepared {
 }
 
 impl AnalyserSet {
-    /// The built-in analysers configured by `config` (keyword rules today; models in #3).
+    /// The built-in analysers configured by `config`. An enabled analyser that cannot start
+    /// (a missing model, no tesseract) is installed as [`broken::Broken`]: every video then
+    /// fails with the reason, instead of silently losing that analyser.
     pub async fn from_config(config: &Config) -> Result<AnalyserSet, StageError> {
-        let rules = keywords::KeywordRules::load(&config.rules)
-            .map_err(|e| StageError::input(format!("keyword rules: {e}")))?;
+        let rules = Arc::new(
+            keywords::KeywordRules::load(&config.rules)
+                .map_err(|e| StageError::input(format!("keyword rules: {e}")))?,
+        );
+        let judge = Arc::new(text::TextJudge {
+            rules: rules.clone(),
+            model: None,
+        });
         let ffmpeg_version = ffmpeg::version()
             .await
             .unwrap_or_else(|e| format!("unavailable ({e})"));
+        let cheap: Vec<Arc<dyn Analyser>> = vec![rules];
+        let mut expensive: Vec<Arc<dyn Analyser>> = Vec::new();
+        if config.ocr.enabled {
+            expensive.push(
+                match ocr::OcrAnalyser::new(config.ocr.clone(), judge.clone()).await {
+                    Ok(a) => Arc::new(a),
+                    Err(e) => Arc::new(broken::Broken::new(ocr::ANALYSER_NAME, e.message)),
+                },
+            );
+        }
         Ok(AnalyserSet {
-            analysers: vec![Arc::new(rules)],
+            cheap,
+            expensive,
+            cascade: config.cascade.clone(),
             ffmpeg_version,
         })
     }
 
+    /// A set with the given cheap analysers only (tests).
     pub fn with_analysers(analysers: Vec<Arc<dyn Analyser>>, ffmpeg_version: String) -> Self {
         AnalyserSet {
-            analysers,
+            cheap: analysers,
+            expensive: Vec::new(),
+            cascade: clipguard_core::Config::default().cascade,
             ffmpeg_version,
         }
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Arc<dyn Analyser>> {
+        self.cheap.iter().chain(&self.expensive)
     }
 
     /// Analyser name → version, including the media decoder.
     pub fn versions(&self) -> BTreeMap<String, String> {
         let mut v: BTreeMap<String, String> = self
-            .analysers
-            .iter()
+            .all()
             .map(|a| (a.name().to_string(), a.version()))
             .collect();
         v.insert("ffmpeg".into(), self.ffmpeg_version.clone());
@@ -79,24 +115,59 @@ impl AnalyserSet {
             .join("+")
     }
 
-    /// Runs all analysers concurrently; the first error (by analyser order) wins.
+    /// Runs the cascade; the first error (by analyser order) wins.
     pub async fn run(&self, input: &AnalysisInput) -> Result<Vec<AnalyserOutput>, StageError> {
-        let results =
-            futures::future::join_all(self.analysers.iter().map(|a| a.analyse(input))).await;
-        let mut outputs = Vec::with_capacity(results.len());
-        for (analyser, result) in self.analysers.iter().zip(results) {
-            match result {
-                Ok(out) => outputs.push(out),
-                Err(e) => {
-                    return Err(StageError::new(
-                        e.class,
-                        format!("analyser `{}`: {}", analyser.name(), e.message),
-                    ));
-                }
-            }
+        let mut outputs = run_all(&self.cheap, input).await?;
+        let cheap_score = outputs
+            .iter()
+            .flat_map(|o| &o.scores)
+            .map(|s| s.harmful)
+            .fold(0.0f32, f32::max);
+        let uncertain =
+            (self.cascade.uncertain_low..self.cascade.uncertain_high).contains(&cheap_score);
+        let (run, skip): (Vec<_>, Vec<_>) = self
+            .expensive
+            .iter()
+            .cloned()
+            .partition(|a| uncertain || self.cascade.always_on.iter().any(|n| n == a.name()));
+        outputs.extend(run_all(&run, input).await?);
+        if !skip.is_empty() {
+            let names: Vec<&str> = skip.iter().map(|a| a.name()).collect();
+            outputs.push(AnalyserOutput {
+                evidence: vec![info(
+                    Modality::Metadata,
+                    &format!(
+                        "cascade: skipped {} (cheap analysers already scored {cheap_score:.2}, outside [{:.2}, {:.2}))",
+                        names.join(", "),
+                        self.cascade.uncertain_low,
+                        self.cascade.uncertain_high
+                    ),
+                )],
+                ..AnalyserOutput::default()
+            });
         }
         Ok(outputs)
     }
+}
+
+async fn run_all(
+    analysers: &[Arc<dyn Analyser>],
+    input: &AnalysisInput,
+) -> Result<Vec<AnalyserOutput>, StageError> {
+    let results = futures::future::join_all(analysers.iter().map(|a| a.analyse(input))).await;
+    let mut outputs = Vec::with_capacity(results.len());
+    for (analyser, result) in analysers.iter().zip(results) {
+        match result {
+            Ok(out) => outputs.push(out),
+            Err(e) => {
+                return Err(StageError::new(
+                    e.class,
+                    format!("analyser `{}`: {}", analyser.name(), e.message),
+                ));
+            }
+        }
+    }
+    Ok(outputs)
 }
 
 /// Probes the media, samples frames and extracts audio. `media` is `None` for a text-only item.
@@ -134,9 +205,12 @@ pub async fn prepare(
         )));
     }
     let frames = if probe.has_video {
-        let frames = ffmpeg::frames(path, &probe, &config.frames)
-            .await
-            .map_err(|e| err("frames", e))?;
+        let frames = ffmpeg::frames(
+            path,
+            ffmpeg::FrameRequest::for_vision(&config.frames, &probe),
+        )
+        .await
+        .map_err(|e| err("frames", e))?;
         notes.push(info(
             Modality::Frames,
             &format!(

@@ -153,8 +153,12 @@ impl Worker {
                 let reason = format!("malformed message: {e}");
                 self.queue.dead_letter(delivery, &reason).await?;
                 self.summary.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                self.event("error", &format!("{}: {reason}", delivery.message.key))
-                    .await;
+                self.event(
+                    "error",
+                    &delivery.message.key,
+                    &format!("{}: {reason}", delivery.message.key),
+                )
+                .await;
                 return Ok(());
             }
         };
@@ -165,7 +169,7 @@ impl Worker {
                 let reason = format!("video `{}` is not in the store", message.video_id);
                 self.queue.dead_letter(delivery, &reason).await?;
                 self.summary.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                self.event("error", &reason).await;
+                self.event("error", &message.video_id, &reason).await;
                 return Ok(());
             }
             Err(e) => {
@@ -249,7 +253,8 @@ impl Worker {
                 if self.store.put_verdict(&verdict).await.is_ok() {
                     self.count(&verdict);
                 }
-                self.event("error", &format!("{video_id}: {reason}")).await;
+                self.event("error", video_id, &format!("{video_id}: {reason}"))
+                    .await;
             }
         }
         Ok(())
@@ -277,10 +282,16 @@ impl Worker {
         field.fetch_add(1, Ordering::Relaxed);
     }
 
-    async fn event(&self, level: &str, message: &str) {
+    /// Logs to the events table; `video_id` lets the dashboard show a video's history.
+    async fn event(&self, level: &str, video_id: &str, message: &str) {
         if let Err(e) = self
             .store
-            .log_event("worker", level, message, serde_json::Value::Null)
+            .log_event(
+                "worker",
+                level,
+                message,
+                serde_json::json!({ "video_id": video_id }),
+            )
             .await
         {
             tracing::warn!("cannot log event: {e}");

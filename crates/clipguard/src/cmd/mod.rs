@@ -2,6 +2,7 @@
 
 mod classify;
 mod doctor;
+mod models;
 mod run;
 mod status;
 
@@ -31,6 +32,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker { once } => run::worker_only(config, once).await,
         Command::Status { json } => status::status(config, json).await,
         Command::Doctor => doctor::doctor(config).await,
+        Command::Models { command } => models::models(config, command).await,
         Command::Classify { target, json } => classify::classify(config, &target, json).await,
     }
 }
