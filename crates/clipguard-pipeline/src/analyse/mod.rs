@@ -10,6 +10,7 @@ pub mod keywords;
 pub mod ocr;
 pub mod text;
 
+use crate::decide::fusion::FusionParams;
 use clipguard_core::config::{CascadeConfig, Config};
 use clipguard_core::error::Classify;
 use clipguard_core::stage::{Analyser, AnalyserOutput, AnalysisInput};
@@ -29,6 +30,7 @@ pub struct AnalyserSet {
     cheap: Vec<Arc<dyn Analyser>>,
     expensive: Vec<Arc<dyn Analyser>>,
     cascade: CascadeConfig,
+    fusion: Arc<FusionParams>,
     /// ffmpeg's version: frames and audio depend on it.
     ffmpeg_version: String,
 }
@@ -78,6 +80,7 @@ impl AnalyserSet {
             cheap,
             expensive,
             cascade: config.cascade.clone(),
+            fusion: Arc::new(FusionParams::default()),
             ffmpeg_version,
         })
     }
@@ -88,8 +91,14 @@ impl AnalyserSet {
             cheap: analysers,
             expensive: Vec::new(),
             cascade: clipguard_core::Config::default().cascade,
+            fusion: Arc::new(FusionParams::default()),
             ffmpeg_version,
         }
+    }
+
+    /// The fusion parameters decide uses.
+    pub fn fusion(&self) -> &FusionParams {
+        &self.fusion
     }
 
     fn all(&self) -> impl Iterator<Item = &Arc<dyn Analyser>> {
@@ -103,6 +112,7 @@ impl AnalyserSet {
             .map(|a| (a.name().to_string(), a.version()))
             .collect();
         v.insert("ffmpeg".into(), self.ffmpeg_version.clone());
+        v.insert("fusion".into(), self.fusion.version.clone());
         v
     }
 

