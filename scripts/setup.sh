@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what ClipGuard needs on a fresh Debian/Ubuntu machine, and nothing that is already
-# there: ffmpeg (decode, frames, audio), espeak-ng and fonts (sample media), a Rust toolchain
-# check. Safe to run again: it only acts on what is missing.
+# there: ffmpeg (decode, frames, audio), tesseract with Vietnamese and English (on-screen
+# text), espeak-ng and fonts (sample media), pip (model wheels), a Rust toolchain check. Safe to run again: it only acts on what is missing.
 set -euo pipefail
 
 need=()
@@ -11,6 +11,11 @@ command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v tesseract >/dev/null 2>&1 || need+=(tesseract-ocr)
+for lang in vie eng; do
+  tesseract --list-langs 2>/dev/null | grep -qx "$lang" || need+=("tesseract-ocr-$lang")
+done
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 
 if [ ${#need[@]} -gt 0 ]; then
   # shellcheck disable=SC2207

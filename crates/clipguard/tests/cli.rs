@@ -454,3 +454,70 @@ async fn two_workers_share_one_queue_without_processing_a_video_twice() {
         total
     );
 }
+
+#[test]
+fn models_run_when_enabled_and_a_missing_model_fails_videos_instead_of_passing_them() {
+    let data = tempfile::tempdir().unwrap();
+    let sample = samples().join("7400000000000000002.mp4");
+    let sample = sample.to_str().unwrap();
+    // Speech and the text model on: the transcript is read and judged, versions recorded.
+    let out = clipguard(
+        data.path(),
+        &["classify", "--json", sample],
+        &[
+            ("CLIPGUARD_OCR__ENABLED", "false"),
+            ("CLIPGUARD_TEXT_MODEL__ENABLED", "true"),
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "ok", "{v}");
+    assert!(
+        v["model_versions"]["speech"]
+            .as_str()
+            .unwrap()
+            .starts_with("whisper-base"),
+        "{v}"
+    );
+    assert!(
+        v["model_versions"]["text-e5"]
+            .as_str()
+            .unwrap()
+            .contains("head-provisional"),
+        "{v}"
+    );
+    let said = v["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["modality"] == "speech");
+    let transcript: String = said
+        .map(|t| t["text"].as_str().unwrap().to_lowercase())
+        .collect();
+    assert!(transcript.contains("cooking"), "{v}");
+    assert!(
+        v["modalities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["analyser"] == "text-e5"),
+        "{v}"
+    );
+
+    // The same with no model files: failed with a reason that says how to fix it.
+    let empty = tempfile::tempdir().unwrap();
+    let out = clipguard(
+        data.path(),
+        &["classify", "--json", sample],
+        &[
+            ("CLIPGUARD_MODELS__DIR", empty.path().to_str().unwrap()),
+            ("CLIPGUARD_OCR__ENABLED", "false"),
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "failed", "{v}");
+    assert!(
+        v["reason"].as_str().unwrap().contains("models fetch"),
+        "{v}"
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

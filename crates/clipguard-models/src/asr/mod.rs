@@ -7,6 +7,7 @@
 
 mod decoder;
 pub mod mel;
+pub mod model;
 mod rules;
 mod segments;
 mod weights;

@@ -27,6 +27,16 @@ impl TextClassifier {
     }
 }
 
+/// Moves a probability so the head's tuned threshold lands on 0.5 (the verdict threshold):
+/// `σ(logit(p) − logit(t))`.
+fn recentre(p: f32, threshold: f32) -> f32 {
+    let logit = |x: f32| {
+        let x = x.clamp(1e-6, 1.0 - 1e-6);
+        (x / (1.0 - x)).ln()
+    };
+    1.0 / (1.0 + (-(logit(p) - logit(threshold))).exp())
+}
+
 /// E5's training used `query: ` for texts to classify.
 const PREFIX: Prefix = Prefix::Query;
 
@@ -48,7 +58,7 @@ impl BatchModel for TextClassifier {
                 .map(|e| {
                     let (harmful, categories) = self.head.predict(e);
                     Ok(TextPrediction {
-                        harmful,
+                        harmful: recentre(harmful, self.head.threshold),
                         categories,
                     })
                 })

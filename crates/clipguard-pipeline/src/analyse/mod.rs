@@ -7,7 +7,9 @@
 pub mod broken;
 pub mod ffmpeg;
 pub mod keywords;
+pub mod models;
 pub mod ocr;
+pub mod speech;
 pub mod text;
 
 use crate::decide::fusion::FusionParams;
@@ -59,15 +61,29 @@ impl AnalyserSet {
             keywords::KeywordRules::load(&config.rules)
                 .map_err(|e| StageError::input(format!("keyword rules: {e}")))?,
         );
-        let judge = Arc::new(text::TextJudge {
-            rules: rules.clone(),
-            model: None,
-        });
         let ffmpeg_version = ffmpeg::version()
             .await
             .unwrap_or_else(|e| format!("unavailable ({e})"));
-        let cheap: Vec<Arc<dyn Analyser>> = vec![rules];
+        let (judge, text_analyser) = models::text_judge(config, rules.clone()).await;
+        let mut cheap: Vec<Arc<dyn Analyser>> = vec![rules];
+        cheap.extend(text_analyser);
         let mut expensive: Vec<Arc<dyn Analyser>> = Vec::new();
+        if config.speech.enabled {
+            let loaded = {
+                let config = config.clone();
+                tokio::task::spawn_blocking(move || models::load_speech(&config))
+                    .await
+                    .unwrap_or_else(|e| Err(StageError::internal(format!("loading whisper: {e}"))))
+            };
+            expensive.push(match loaded {
+                Ok(handle) => Arc::new(speech::SpeechAnalyser {
+                    handle,
+                    judge: judge.clone(),
+                    config: config.speech.clone(),
+                }),
+                Err(e) => Arc::new(broken::Broken::new(models::SPEECH_ANALYSER, e.message)),
+            });
+        }
         if config.ocr.enabled {
             expensive.push(
                 match ocr::OcrAnalyser::new(config.ocr.clone(), judge.clone()).await {
@@ -246,7 +262,7 @@ pub async fn prepare(
         notes.push(info(
             Modality::Audio,
             &format!(
-                "audio extracted: {:.1} s at {} Hz mono; no speech model yet, so speech is not scored",
+                "audio extracted: {:.1} s at {} Hz mono",
                 clip.duration_s(),
                 clip.sample_rate
             ),

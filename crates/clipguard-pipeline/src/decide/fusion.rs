@@ -82,6 +82,22 @@ impl FusionParams {
     }
 }
 
+impl FusionParams {
+    /// The sources' overall `harmful` scores fused the same way (a text model's harmful head
+    /// can flag a text without naming a category).
+    pub fn fuse_harmful(&self, scores: &[ModalityScore]) -> f32 {
+        let keep = scores.iter().fold(1.0f32, |keep, s| {
+            let r = self
+                .reliability
+                .get(&s.analyser)
+                .copied()
+                .unwrap_or(self.default_reliability);
+            keep * (1.0 - r.clamp(0.0, 1.0) * s.harmful.clamp(0.0, 1.0))
+        });
+        1.0 - keep
+    }
+}
+
 fn modality_name(s: &ModalityScore) -> String {
     serde_json::to_value(s.modality)
         .ok()

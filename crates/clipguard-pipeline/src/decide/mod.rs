@@ -79,7 +79,7 @@ pub fn decide(ctx: DecideContext<'_>, outputs: Vec<AnalyserOutput>) -> Verdict {
         .values()
         .flatten()
         .copied()
-        .fold(0.0f32, f32::max);
+        .fold(ctx.fusion.fuse_harmful(&modalities), f32::max);
     let category_hit = categories.iter().any(|(c, s)| {
         let t = ctx
             .config

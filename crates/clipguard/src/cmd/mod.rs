@@ -5,6 +5,7 @@ mod doctor;
 mod models;
 mod run;
 mod status;
+mod train;
 
 use crate::cli::{Cli, Command, Global};
 use anyhow::Context;
@@ -32,6 +33,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker { once } => run::worker_only(config, once).await,
         Command::Status { json } => status::status(config, json).await,
         Command::Doctor => doctor::doctor(config).await,
+        Command::Train { command } => train::train(config, command).await,
         Command::Models { command } => models::models(config, command).await,
         Command::Classify { target, json } => classify::classify(config, &target, json).await,
     }

@@ -1,0 +1,153 @@
+//! Loading the model analysers from the pinned model files, each on its own model thread.
+//! A model that fails to load becomes a [`Broken`] analyser (every video then fails with the
+//! reason) — an enabled model is never silently skipped.
+
+use super::broken::Broken;
+use super::text::{TextJudge, TextScorer, TextScores};
+use async_trait::async_trait;
+use clipguard_core::StageError;
+use clipguard_core::config::Config;
+use clipguard_core::stage::Analyser;
+use clipguard_models::asr::Whisper;
+use clipguard_models::fetch::{self, ModelStore};
+use clipguard_models::text::classifier::TextClassifier;
+use clipguard_models::text::encoder::{E5Encoder, EncoderOptions, Precision};
+use clipguard_models::text::head::TextHead;
+use clipguard_models::thread::{BatchPolicy, ModelHandle};
+use clipguard_models::{ModelError, ModelSlot};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The starter head shipped with the project (`clipguard train head` made it); #4's registry
+/// replaces it with trained champions.
+pub const STARTER_HEAD: &str = include_str!("../../../../models/starter/text-head.json");
+
+pub const TEXT_ANALYSER: &str = "text-e5";
+pub const SPEECH_ANALYSER: &str = "speech";
+
+fn to_stage(e: ModelError) -> StageError {
+    match e {
+        ModelError::Missing { .. } | ModelError::Corrupt { .. } => StageError::input(e.to_string()),
+        _ => StageError::external(e.to_string()),
+    }
+}
+
+/// The text classifier behind its model thread.
+pub struct E5Scorer {
+    handle: ModelHandle<TextClassifier>,
+}
+
+#[async_trait]
+impl TextScorer for E5Scorer {
+    fn name(&self) -> &str {
+        TEXT_ANALYSER
+    }
+
+    fn version(&self) -> String {
+        self.handle.slot().version()
+    }
+
+    async fn score(&self, texts: Vec<String>) -> Result<Vec<TextScores>, StageError> {
+        let jobs = texts.into_iter().map(|t| self.handle.infer(t));
+        futures::future::join_all(jobs)
+            .await
+            .into_iter()
+            .map(|r| {
+                r.map(|(p, _version)| TextScores {
+                    harmful: p.harmful,
+                    categories: p.categories,
+                })
+                .map_err(to_stage)
+            })
+            .collect()
+    }
+}
+
+pub fn starter_head() -> Result<TextHead, StageError> {
+    serde_json::from_str(STARTER_HEAD)
+        .map_err(|e| StageError::internal(format!("starter text head: {e}")))
+}
+
+/// Loads the encoder and head and starts the text model thread.
+pub fn load_text(config: &Config) -> Result<Arc<dyn TextScorer>, StageError> {
+    let store = ModelStore::new(&config.models.dir);
+    let weights = store.path(fetch::E5_WEIGHTS).map_err(to_stage)?;
+    let tokenizer = store.path(fetch::E5_TOKENIZER).map_err(to_stage)?;
+    let precision = match config.text_model.precision.as_str() {
+        "q8" => Precision::Q8,
+        "q4" => Precision::Q4,
+        _ => Precision::F32,
+    };
+    let options = EncoderOptions {
+        precision,
+        max_tokens: config.text_model.max_tokens,
+        threads: None,
+    };
+    let encoder = E5Encoder::load(&weights, &tokenizer, options)
+        .map_err(|e| StageError::input(format!("text encoder {}: {e}", weights.display())))?;
+    let classifier = TextClassifier {
+        encoder,
+        head: starter_head()?,
+    };
+    let version = classifier.version();
+    let policy = BatchPolicy {
+        max_cost: config.text_model.batch_tokens,
+        max_items: 64,
+        max_wait: Duration::from_millis(2),
+    };
+    let handle = ModelHandle::spawn(
+        "text",
+        Arc::new(ModelSlot::new(classifier, version)),
+        policy,
+    )
+    .map_err(to_stage)?;
+    Ok(Arc::new(E5Scorer { handle }))
+}
+
+/// Loads Whisper and starts its thread.
+pub fn load_speech(config: &Config) -> Result<ModelHandle<Whisper>, StageError> {
+    let store = ModelStore::new(&config.models.dir);
+    let dir = store.whisper_dir().map_err(to_stage)?;
+    let whisper = Whisper::load_dir(&dir)
+        .map_err(|e| StageError::input(format!("whisper {}: {e}", dir.display())))?;
+    let version = whisper.version();
+    let policy = BatchPolicy {
+        max_cost: 1,
+        max_items: 1,
+        max_wait: Duration::ZERO,
+    };
+    ModelHandle::spawn("speech", Arc::new(ModelSlot::new(whisper, version)), policy)
+        .map_err(to_stage)
+}
+
+/// The text judge with the model when enabled; a load failure is returned as a broken analyser.
+pub async fn text_judge(
+    config: &Config,
+    rules: Arc<super::keywords::KeywordRules>,
+) -> (Arc<TextJudge>, Option<Arc<dyn Analyser>>) {
+    if !config.text_model.enabled {
+        return (Arc::new(TextJudge { rules, model: None }), None);
+    }
+    let loaded = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || load_text(&config))
+            .await
+            .unwrap_or_else(|e| Err(StageError::internal(format!("loading the text model: {e}"))))
+    };
+    match loaded {
+        Ok(model) => {
+            let judge = Arc::new(TextJudge {
+                rules,
+                model: Some(model),
+            });
+            let analyser: Arc<dyn Analyser> = Arc::new(super::text::TextModelAnalyser {
+                judge: judge.clone(),
+            });
+            (judge, Some(analyser))
+        }
+        Err(e) => (
+            Arc::new(TextJudge { rules, model: None }),
+            Some(Arc::new(Broken::new(TEXT_ANALYSER, e.message))),
+        ),
+    }
+}
