@@ -6,7 +6,7 @@
 //! - `slot`: the hot-swap slot workers read a model from between batches;
 //! - `thread`: a model on its own thread behind a channel, with dynamic micro-batching;
 //! - `files`: readers of the model file formats; `text`: the e5 text encoder and its head;
-//!   `asr`: Whisper base from the CTranslate2 file.
+//!   `asr`: Whisper base from the CTranslate2 file; `vision`: Open-NSFW on frames (tract).
 
 pub mod asr;
 pub mod error;
@@ -15,6 +15,7 @@ pub mod files;
 pub mod slot;
 pub mod text;
 pub mod thread;
+pub mod vision;
 
 pub use error::ModelError;
 pub use fetch::{ModelFile, ModelStore};

@@ -2,5 +2,9 @@
 
 #[path = "models/asr.rs"]
 mod asr;
+#[path = "models/synth/mod.rs"]
+mod synth;
 #[path = "models/text.rs"]
 mod text;
+#[path = "models/vision.rs"]
+mod vision;

@@ -326,14 +326,16 @@ async fn url_ingestion_downloads_real_http_with_caps_and_fails_loudly() {
     let (_stop, stopped) = watch::channel(false);
     p.worker().run(RunMode::Drain, stopped).await.unwrap();
     let v = p.store.latest_verdict(&id).await.unwrap().unwrap();
-    // The downloaded media was decoded; with no caption and no frame or speech model yet (#3)
-    // nothing could score it, which is a failure to say out loud, not "safe".
+    // The downloaded media was decoded and its frames scored by the vision model.
     assert!(
         v.evidence
             .iter()
             .any(|e| e.excerpt.contains("frames sampled")),
         "{v:?}"
     );
-    assert_eq!(v.status, VerdictStatus::Failed, "{v:?}");
-    assert!(v.reason.unwrap().contains("nothing could score"));
+    assert_eq!(v.status, VerdictStatus::Ok, "{v:?}");
+    assert!(
+        v.modalities.iter().any(|m| m.analyser == "open-nsfw"),
+        "{v:?}"
+    );
 }

@@ -11,6 +11,7 @@ pub mod models;
 pub mod ocr;
 pub mod speech;
 pub mod text;
+pub mod vision;
 
 use crate::decide::fusion::FusionParams;
 use clipguard_core::config::{CascadeConfig, Config};
@@ -67,6 +68,20 @@ impl AnalyserSet {
         let (judge, text_analyser) = models::text_judge(config, rules.clone()).await;
         let mut cheap: Vec<Arc<dyn Analyser>> = vec![rules];
         cheap.extend(text_analyser);
+        if config.vision.enabled {
+            let loaded = {
+                let config = config.clone();
+                tokio::task::spawn_blocking(move || models::load_vision(&config))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(StageError::internal(format!("loading open-nsfw: {e}")))
+                    })
+            };
+            cheap.push(match loaded {
+                Ok(handle) => Arc::new(vision::FramesAnalyser { handle }),
+                Err(e) => Arc::new(broken::Broken::new(vision::ANALYSER_NAME, e.message)),
+            });
+        }
         let mut expensive: Vec<Arc<dyn Analyser>> = Vec::new();
         if config.speech.enabled {
             let loaded = {
@@ -240,7 +255,7 @@ pub async fn prepare(
         notes.push(info(
             Modality::Frames,
             &format!(
-                "{} frames sampled ({}x{}, {:.3} fps); no vision model yet, so frames are not scored",
+                "{} frames sampled ({}x{}, {:.3} fps)",
                 frames.len(),
                 config.frames.width,
                 config.frames.height,

@@ -14,6 +14,7 @@ use clipguard_models::text::classifier::TextClassifier;
 use clipguard_models::text::encoder::{E5Encoder, EncoderOptions, Precision};
 use clipguard_models::text::head::TextHead;
 use clipguard_models::thread::{BatchPolicy, ModelHandle};
+use clipguard_models::vision::OpenNsfw;
 use clipguard_models::{ModelError, ModelSlot};
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,6 +103,21 @@ pub fn load_text(config: &Config) -> Result<Arc<dyn TextScorer>, StageError> {
     )
     .map_err(to_stage)?;
     Ok(Arc::new(E5Scorer { handle }))
+}
+
+/// Loads Open-NSFW and starts its thread (frames from many videos batched together).
+pub fn load_vision(config: &Config) -> Result<ModelHandle<OpenNsfw>, StageError> {
+    let store = ModelStore::new(&config.models.dir);
+    let path = store.path(fetch::OPEN_NSFW).map_err(to_stage)?;
+    let model = OpenNsfw::load(&path)
+        .map_err(|e| StageError::input(format!("open-nsfw {}: {e}", path.display())))?;
+    let version = model.version();
+    let policy = BatchPolicy {
+        max_cost: config.vision.batch_frames.max(1),
+        max_items: config.vision.batch_frames.max(1),
+        max_wait: Duration::from_millis(2),
+    };
+    ModelHandle::spawn("vision", Arc::new(ModelSlot::new(model, version)), policy).map_err(to_stage)
 }
 
 /// Loads Whisper and starts its thread.
