@@ -221,11 +221,15 @@ async fn sigkill_in_the_middle_loses_nothing_and_duplicates_nothing() {
     let deadline = Instant::now() + Duration::from_secs(120);
     let done_before_kill = loop {
         assert!(Instant::now() < deadline, "no verdicts appeared");
-        if db_path.exists() {
-            let done = verdict_rows_per_video(data.path()).await.len();
-            if done >= 3 {
-                break done;
-            }
+        // The file exists before its migrations have run: until then the query fails.
+        if db_path.exists()
+            && let Ok(rows) =
+                sqlx::query_scalar::<_, i64>("SELECT count(DISTINCT video_id) FROM verdicts")
+                    .fetch_one(&db(data.path()).await)
+                    .await
+            && rows >= 3
+        {
+            break rows as usize;
         }
         std::thread::sleep(Duration::from_millis(50));
     };
