@@ -2,9 +2,11 @@
 //!
 //! `sources` → `ingest` → `queue` → `analyse` → `decide` → `store` (the sink), with `media`
 //! holding the bytes and `topology` wiring it all from one `Config`.
-//! `docs/ARCHITECTURE.md` walks through the files.
+//! `docs/ARCHITECTURE.md` walks through the files. `bench` measures the models and the whole
+//! flow on the same code paths.
 
 pub mod analyse;
+pub mod bench;
 pub mod decide;
 pub mod ingest;
 pub mod media;

@@ -66,6 +66,15 @@ pub enum Command {
         #[command(subcommand)]
         command: ModelsCommand,
     },
+    /// Measure throughput, latency and peak memory of a model or of the whole pipeline
+    /// (see docs/benchmarks.md; bench/compare.sh compares with the reference engines).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+        /// Print one JSON object instead of a summary.
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Analyse one file or URL without the queue or the store and print the verdict.
     /// Exit code: 0 when the verdict is `ok`, 2 when it is `failed`.
     Classify {
@@ -95,5 +104,65 @@ pub enum TrainCommand {
         /// ViHSD train texts to sample (balanced).
         #[arg(long, default_value_t = 2000)]
         vihsd_train: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TextMode {
+    /// Consecutive chunks of --batch texts straight through the encoder (engine comparisons).
+    Direct,
+    /// Every text through the model thread, --concurrency in flight (as videos send them).
+    Served,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// The e5 encoder + head on a CSV text column (default: the ViHSD dev split when the
+    /// datasets are present, else built-in sentences).
+    Text {
+        #[arg(long, value_name = "FILE.csv")]
+        input: Option<PathBuf>,
+        /// The text column of --input [default: free_text]
+        #[arg(long, value_name = "COLUMN")]
+        text_col: Option<String>,
+        #[arg(long, default_value_t = 512)]
+        limit: usize,
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, value_enum, default_value_t = TextMode::Served)]
+        mode: TextMode,
+        /// Overrides text_model.precision (f32, q8, q4).
+        #[arg(long)]
+        precision: Option<String>,
+    },
+    /// Open-NSFW on frames of a video (default: generated 640x360 frames).
+    Frames {
+        #[arg(long, value_name = "MEDIA")]
+        input: Option<PathBuf>,
+        #[arg(long, default_value_t = 64)]
+        limit: usize,
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        /// Frames per second sampled from --input.
+        #[arg(long, default_value_t = 8.0)]
+        fps: f64,
+    },
+    /// Whisper on one clip's audio: real-time factor and stage timings.
+    Asr {
+        #[arg(long, value_name = "MEDIA")]
+        input: PathBuf,
+        /// Whisper language code; detected when absent.
+        #[arg(long)]
+        language: Option<String>,
+        #[arg(long, default_value_t = 120.0)]
+        max_seconds: f32,
+    },
+    /// The whole flow (ingest, every enabled analyser, fusion, store) in a throw-away data
+    /// folder.
+    Pipeline {
+        /// Folders, CSV link lists, files or URLs [default: the samples folder]
+        sources: Vec<String>,
     },
 }

@@ -525,3 +525,159 @@ fn models_run_when_enabled_and_a_missing_model_fails_videos_instead_of_passing_t
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+fn bench_json(data: &Path, args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    let out = clipguard(data, args, env);
+    let stdout = ok(&out);
+    let v: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("bench printed no JSON ({e}): {stdout}"));
+    let latency = &v["latency_ms"];
+    let (p50, p95, max) = (
+        latency["p50"].as_f64().unwrap(),
+        latency["p95"].as_f64().unwrap(),
+        latency["max"].as_f64().unwrap(),
+    );
+    assert!(0.0 < p50 && p50 <= p95 && p95 <= max, "{v}");
+    assert!(v["items_per_s"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(v["seconds"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(v["peak_rss_mb"].as_f64().unwrap() > 20.0, "{v}");
+    v
+}
+
+#[test]
+fn bench_measures_each_model_and_the_pipeline_and_rejects_a_bad_workload() {
+    let data = tempfile::tempdir().unwrap();
+    let csv = data.path().join("texts.csv");
+    std::fs::write(
+        &csv,
+        "id,comment\n1,Video này hay quá\n2,\"đồ ngu, biến đi\"\n3,How to cook soup\n4,😂😂\n5,\n6,Cho em xin tên bài hát với ạ\n7,extra row beyond the limit\n",
+    )
+    .unwrap();
+    let csv = csv.to_str().unwrap();
+    for mode in ["direct", "served"] {
+        let v = bench_json(
+            data.path(),
+            &[
+                "bench",
+                "text",
+                "--input",
+                csv,
+                "--text-col",
+                "comment",
+                "--limit",
+                "6",
+                "--batch",
+                "4",
+                "--mode",
+                mode,
+                "--json",
+            ],
+            &[],
+        );
+        assert_eq!(v["items"], 6, "{v}");
+        assert_eq!(v["mode"], mode);
+        assert!(v["model"].as_str().unwrap().contains("e5-small"), "{v}");
+    }
+    let direct = bench_json(
+        data.path(),
+        &[
+            "bench",
+            "text",
+            "--input",
+            csv,
+            "--text-col",
+            "comment",
+            "--limit",
+            "3",
+            "--mode",
+            "direct",
+            "--json",
+        ],
+        &[],
+    );
+    // `query: ` + `<s>`/`</s>` alone are more than 3 tokens per text.
+    assert!(direct["tokens"].as_u64().unwrap() > 3 * 4, "{direct}");
+
+    let out = clipguard(
+        data.path(),
+        &[
+            "bench",
+            "text",
+            "--input",
+            csv,
+            "--text-col",
+            "nope",
+            "--json",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no column `nope`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let video = samples().join("7400000000000000001.mp4");
+    let frames = bench_json(
+        data.path(),
+        &[
+            "bench",
+            "frames",
+            "--input",
+            video.to_str().unwrap(),
+            "--limit",
+            "4",
+            "--batch",
+            "2",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(frames["items"], 4, "{frames}");
+    assert_eq!(frames["frame_size"], "256x256");
+    assert!(
+        frames["model_items_per_s"].as_f64().unwrap() >= frames["items_per_s"].as_f64().unwrap()
+    );
+
+    let audio = samples().join("7400000000000000015.mp3");
+    let asr = bench_json(
+        data.path(),
+        &[
+            "bench",
+            "asr",
+            "--input",
+            audio.to_str().unwrap(),
+            "--max-seconds",
+            "10",
+            "--json",
+        ],
+        &[],
+    );
+    assert!(asr["audio_s"].as_f64().unwrap() > 1.0, "{asr}");
+    assert!(asr["realtime_factor"].as_f64().unwrap() > 0.0, "{asr}");
+    assert!(
+        asr["words"].as_u64().unwrap() > 0,
+        "the sample has speech: {asr}"
+    );
+
+    let folder = data.path().join("two");
+    std::fs::create_dir_all(&folder).unwrap();
+    for id in ["7400000000000000001", "7400000000000000013"] {
+        std::fs::copy(
+            samples().join(format!("{id}.mp4")),
+            folder.join(format!("{id}.mp4")),
+        )
+        .unwrap();
+    }
+    let pipeline = bench_json(
+        data.path(),
+        &["bench", "pipeline", folder.to_str().unwrap(), "--json"],
+        &FAST,
+    );
+    assert_eq!(pipeline["items"], 2, "{pipeline}");
+    assert_eq!(
+        pipeline["failed"], 1,
+        "the corrupt sample fails: {pipeline}"
+    );
+}

@@ -282,25 +282,39 @@ impl E5Encoder {
         &self.device
     }
 
-    /// Mean-pooled, L2-normalised embeddings, one per text.
+    /// Mean-pooled, L2-normalised embeddings, one per text, in input order.
+    ///
+    /// Texts are run in groups of similar length (sorted by token count, at most
+    /// [`GROUP_TOKENS`] padded tokens per group): padding a caption to the longest comment of
+    /// the batch would waste most of the work, and the bound keeps the attention scores'
+    /// memory (`b·12·s²` floats) small whatever the caller sends.
     pub fn embed(&self, texts: &[&str], prefix: Prefix) -> Result<Vec<Vec<f32>>, EncoderError> {
-        if texts.is_empty() {
-            return Ok(Vec::new());
+        let ids = self.tokenize(texts, prefix)?;
+        let lengths: Vec<usize> = ids.iter().map(Vec::len).collect();
+        let mut out = vec![Vec::new(); texts.len()];
+        for group in length_groups(&lengths, GROUP_TOKENS, GROUP_ITEMS) {
+            let (padded, group_lengths) = pad(group.iter().map(|&i| &ids[i]));
+            let vectors = self.install(|| {
+                let embedded = self.embeddings(&padded, &group_lengths)?;
+                let states = self.run_layers(&embedded, 0, self.layers.len())?;
+                mean_pool_normalize(&states)
+            })?;
+            for (&i, v) in group.iter().zip(vectors) {
+                out[i] = v;
+            }
         }
-        let states = self.hidden_states(texts, prefix)?;
-        self.install(|| mean_pool_normalize(&states))
+        Ok(out)
     }
 
     /// Tokens the model will process for `text` (prefix and `<s>`/`</s>` included, after
     /// truncation): the cost to budget when grouping texts into batches.
     pub fn count_tokens(&self, text: &str, prefix: Prefix) -> Result<usize, EncoderError> {
-        Ok(self.tokenize(&[text], prefix)?.1[0])
+        Ok(self.token_ids(text, prefix)?.len())
     }
 
     /// The token ids of one text, `<s>` … `</s>`, truncated to `max_tokens` (no padding).
     pub fn token_ids(&self, text: &str, prefix: Prefix) -> Result<Vec<u32>, EncoderError> {
-        let (mut ids, _) = self.tokenize(&[text], prefix)?;
-        Ok(ids.pop().unwrap_or_default())
+        Ok(self.tokenize(&[text], prefix)?.pop().unwrap_or_default())
     }
 
     /// Output of the last layer.
@@ -324,7 +338,7 @@ impl E5Encoder {
         if texts.is_empty() {
             return Err(EncoderError::InvalidOptions("empty batch".into()));
         }
-        let (ids, lengths) = self.tokenize(texts, prefix)?;
+        let (ids, lengths) = pad(self.tokenize(texts, prefix)?.iter());
         self.install(|| {
             let embedded = self.embeddings(&ids, &lengths)?;
             self.run_layers(&embedded, 0, layer)
@@ -380,27 +394,18 @@ impl E5Encoder {
         }
     }
 
-    /// Token ids padded with `<pad>` to the longest text, and each text's real length.
-    fn tokenize(
-        &self,
-        texts: &[&str],
-        prefix: Prefix,
-    ) -> Result<(Vec<Vec<u32>>, Vec<usize>), EncoderError> {
-        let mut ids = Vec::with_capacity(texts.len());
-        for text in texts {
-            let input = format!("{}{text}", prefix.as_str());
-            let enc = self
-                .tokenizer
-                .encode_fast(input.as_str(), true)
-                .map_err(|e| EncoderError::Tokenize(e.to_string()))?;
-            ids.push(enc.get_ids().to_vec());
-        }
-        let lengths: Vec<usize> = ids.iter().map(Vec::len).collect();
-        let longest = lengths.iter().copied().max().unwrap_or(0);
-        for row in &mut ids {
-            row.resize(longest, PAD_ID);
-        }
-        Ok((ids, lengths))
+    /// Token ids per text, `<s>` … `</s>`, truncated to `max_tokens`, not padded.
+    fn tokenize(&self, texts: &[&str], prefix: Prefix) -> Result<Vec<Vec<u32>>, EncoderError> {
+        texts
+            .iter()
+            .map(|text| {
+                let input = format!("{}{text}", prefix.as_str());
+                self.tokenizer
+                    .encode_fast(input.as_str(), true)
+                    .map(|enc| enc.get_ids().to_vec())
+                    .map_err(|e| EncoderError::Tokenize(e.to_string()))
+            })
+            .collect()
     }
 
     /// Word + position + type embeddings and LayerNorm: `[b, s, h]`.
@@ -458,6 +463,39 @@ impl E5Encoder {
         let ff = l.ffn_in.forward(&x)?.gelu_erf()?;
         l.out_ln.forward(&(l.ffn_out.forward(&ff)? + x)?)
     }
+}
+
+/// Padded tokens per forward pass in [`E5Encoder::embed`].
+pub const GROUP_TOKENS: usize = 4096;
+/// Texts per forward pass in [`E5Encoder::embed`].
+pub const GROUP_ITEMS: usize = 32;
+
+/// Rows padded with `<pad>` to the longest, and each row's real length.
+fn pad<'a>(rows: impl Iterator<Item = &'a Vec<u32>>) -> (Vec<Vec<u32>>, Vec<usize>) {
+    let mut rows: Vec<Vec<u32>> = rows.cloned().collect();
+    let lengths: Vec<usize> = rows.iter().map(Vec::len).collect();
+    let longest = lengths.iter().copied().max().unwrap_or(0);
+    for row in &mut rows {
+        row.resize(longest, PAD_ID);
+    }
+    (rows, lengths)
+}
+
+/// Indices grouped for batching: sorted by length, each group at most `max_items` long and at
+/// most `max_tokens` once padded to its longest (a single text longer than that is its own
+/// group).
+pub fn length_groups(lengths: &[usize], max_tokens: usize, max_items: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by_key(|&i| lengths[i]);
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for i in order {
+        match groups.last_mut() {
+            // Sorted ascending, so `lengths[i]` is the group's longest if it joins.
+            Some(g) if g.len() < max_items && (g.len() + 1) * lengths[i] <= max_tokens => g.push(i),
+            _ => groups.push(vec![i]),
+        }
+    }
+    groups
 }
 
 /// Mean over the attention mask, then L2 normalisation (the E5 recipe).
@@ -597,5 +635,28 @@ impl Loader<'_> {
             ffn_out: self.dense(&[n("fo")], h, f, p)?,
             out_ln: self.layer_norm(&n("oln"))?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::length_groups;
+
+    #[test]
+    fn groups_respect_the_token_and_item_bounds_and_cover_every_text() {
+        let lengths = [5, 300, 7, 6, 120, 9, 600, 8];
+        let groups = length_groups(&lengths, 640, 3);
+        let mut seen: Vec<usize> = groups.iter().flatten().copied().collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..lengths.len()).collect::<Vec<_>>());
+        for g in &groups {
+            let longest = g.iter().map(|&i| lengths[i]).max().unwrap();
+            assert!(g.len() <= 3);
+            assert!(g.len() == 1 || g.len() * longest <= 640, "{g:?}");
+        }
+        // Short texts are not padded to the long ones.
+        let with_5 = groups.iter().find(|g| g.contains(&0)).unwrap();
+        assert!(with_5.iter().all(|&i| lengths[i] < 10));
+        assert!(length_groups(&[], 640, 3).is_empty());
     }
 }

@@ -69,15 +69,21 @@ pub fn starter_head() -> Result<TextHead, StageError> {
         .map_err(|e| StageError::internal(format!("starter text head: {e}")))
 }
 
-/// Loads the encoder and head and starts the text model thread.
-pub fn load_text(config: &Config) -> Result<Arc<dyn TextScorer>, StageError> {
+/// The encoder and head from the pinned model files (no thread): what the text model thread
+/// serves, and what `clipguard bench text` measures directly.
+pub fn text_classifier(config: &Config) -> Result<TextClassifier, StageError> {
     let store = ModelStore::new(&config.models.dir);
     let weights = store.path(fetch::E5_WEIGHTS).map_err(to_stage)?;
     let tokenizer = store.path(fetch::E5_TOKENIZER).map_err(to_stage)?;
     let precision = match config.text_model.precision.as_str() {
         "q8" => Precision::Q8,
         "q4" => Precision::Q4,
-        _ => Precision::F32,
+        "f32" => Precision::F32,
+        other => {
+            return Err(StageError::input(format!(
+                "text_model.precision `{other}`: expected f32, q8 or q4"
+            )));
+        }
     };
     let options = EncoderOptions {
         precision,
@@ -86,31 +92,55 @@ pub fn load_text(config: &Config) -> Result<Arc<dyn TextScorer>, StageError> {
     };
     let encoder = E5Encoder::load(&weights, &tokenizer, options)
         .map_err(|e| StageError::input(format!("text encoder {}: {e}", weights.display())))?;
-    let classifier = TextClassifier {
+    Ok(TextClassifier {
         encoder,
         head: starter_head()?,
-    };
+    })
+}
+
+/// Starts the text model thread (texts from many videos batched by tokens).
+pub fn text_thread(config: &Config) -> Result<ModelHandle<TextClassifier>, StageError> {
+    let classifier = text_classifier(config)?;
     let version = classifier.version();
     let policy = BatchPolicy {
         max_cost: config.text_model.batch_tokens,
         max_items: 64,
         max_wait: Duration::from_millis(2),
     };
-    let handle = ModelHandle::spawn(
+    ModelHandle::spawn(
         "text",
         Arc::new(ModelSlot::new(classifier, version)),
         policy,
     )
-    .map_err(to_stage)?;
-    Ok(Arc::new(E5Scorer { handle }))
+    .map_err(to_stage)
+}
+
+/// Loads the encoder and head and starts the text model thread.
+pub fn load_text(config: &Config) -> Result<Arc<dyn TextScorer>, StageError> {
+    Ok(Arc::new(E5Scorer {
+        handle: text_thread(config)?,
+    }))
+}
+
+/// Open-NSFW from the pinned model file (no thread).
+pub fn open_nsfw(config: &Config) -> Result<OpenNsfw, StageError> {
+    let store = ModelStore::new(&config.models.dir);
+    let path = store.path(fetch::OPEN_NSFW).map_err(to_stage)?;
+    OpenNsfw::load(&path)
+        .map_err(|e| StageError::input(format!("open-nsfw {}: {e}", path.display())))
+}
+
+/// Whisper from the pinned model files (no thread).
+pub fn whisper(config: &Config) -> Result<Whisper, StageError> {
+    let store = ModelStore::new(&config.models.dir);
+    let dir = store.whisper_dir().map_err(to_stage)?;
+    Whisper::load_dir(&dir)
+        .map_err(|e| StageError::input(format!("whisper {}: {e}", dir.display())))
 }
 
 /// Loads Open-NSFW and starts its thread (frames from many videos batched together).
 pub fn load_vision(config: &Config) -> Result<ModelHandle<OpenNsfw>, StageError> {
-    let store = ModelStore::new(&config.models.dir);
-    let path = store.path(fetch::OPEN_NSFW).map_err(to_stage)?;
-    let model = OpenNsfw::load(&path)
-        .map_err(|e| StageError::input(format!("open-nsfw {}: {e}", path.display())))?;
+    let model = open_nsfw(config)?;
     let version = model.version();
     let policy = BatchPolicy {
         max_cost: config.vision.batch_frames.max(1),
@@ -122,10 +152,7 @@ pub fn load_vision(config: &Config) -> Result<ModelHandle<OpenNsfw>, StageError>
 
 /// Loads Whisper and starts its thread.
 pub fn load_speech(config: &Config) -> Result<ModelHandle<Whisper>, StageError> {
-    let store = ModelStore::new(&config.models.dir);
-    let dir = store.whisper_dir().map_err(to_stage)?;
-    let whisper = Whisper::load_dir(&dir)
-        .map_err(|e| StageError::input(format!("whisper {}: {e}", dir.display())))?;
+    let whisper = whisper(config)?;
     let version = whisper.version();
     let policy = BatchPolicy {
         max_cost: 1,

@@ -5,6 +5,7 @@
 //! The scale-out backends (#6) plug in here and nowhere else.
 
 pub mod classify;
+pub mod ingest_sources;
 pub mod worker;
 
 use crate::analyse::AnalyserSet;
@@ -15,6 +16,7 @@ use crate::store::SqliteStore;
 use clipguard_core::StageError;
 use clipguard_core::config::Config;
 use clipguard_core::stage::{MediaStore, Queue, Store};
+pub use ingest_sources::{IngestReport, IngestSourcesError};
 use std::path::PathBuf;
 use std::sync::Arc;
 pub use worker::{RunMode, Worker, WorkerSummary};

@@ -1,5 +1,6 @@
 //! One module per subcommand; `dispatch` loads the config once and routes.
 
+mod bench;
 mod classify;
 mod doctor;
 mod models;
@@ -35,6 +36,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor => doctor::doctor(config).await,
         Command::Train { command } => train::train(config, command).await,
         Command::Models { command } => models::models(config, command).await,
+        Command::Bench { command, json } => bench::bench(config, command, json).await,
         Command::Classify { target, json } => classify::classify(config, &target, json).await,
     }
 }

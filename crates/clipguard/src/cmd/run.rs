@@ -4,66 +4,18 @@ use crate::progress;
 use anyhow::Context;
 use clipguard_core::Config;
 use clipguard_core::stage::{Queue, Store};
-use clipguard_pipeline::ingest::IngestOutcome;
-use clipguard_pipeline::sources;
+use clipguard_pipeline::topology::IngestReport;
 use clipguard_pipeline::{Pipeline, RunMode};
 use std::process::ExitCode;
 use tokio::sync::watch;
 
-/// What ingest did with each candidate, for the summary.
-#[derive(Debug, Default)]
-struct IngestReport {
-    queued: u64,
-    duplicates: u64,
-    failed: Vec<(String, String)>,
-    skipped: Vec<(String, String)>,
-}
-
 async fn ingest_sources(pipeline: &Pipeline, specs: &[String]) -> anyhow::Result<IngestReport> {
-    let mut candidates = Vec::new();
-    for spec in specs {
-        let found = sources::discover(spec, &pipeline.config.ingest.allowed_schemes)
-            .with_context(|| format!("reading source `{spec}`"))?;
-        candidates.extend(found);
-    }
-    let ingestor = pipeline.ingestor();
+    let candidates = pipeline.discover(specs)?;
     let bar = progress::bar(candidates.len() as u64, "ingest");
-    let mut report = IngestReport::default();
-    for candidate in candidates {
-        let origin = candidate.meta.origin.clone();
-        match ingestor
-            .ingest(candidate)
-            .await
-            .with_context(|| format!("ingesting {origin}"))?
-        {
-            IngestOutcome::Queued(_) => report.queued += 1,
-            IngestOutcome::DuplicateId(_) | IngestOutcome::DuplicateContent { .. } => {
-                report.duplicates += 1
-            }
-            IngestOutcome::Failed { id, reason } => report.failed.push((id, reason)),
-            IngestOutcome::Skipped { origin, reason } => report.skipped.push((origin, reason)),
-        }
-        bar.inc(1);
-    }
+    let report = pipeline
+        .ingest_candidates(specs, candidates, || bar.inc(1))
+        .await?;
     bar.finish_and_clear();
-    if !specs.is_empty() {
-        pipeline
-            .store
-            .log_event(
-                "ingest",
-                "info",
-                &format!(
-                    "ingested {} source(s): {} queued, {} duplicates, {} failed, {} skipped",
-                    specs.len(),
-                    report.queued,
-                    report.duplicates,
-                    report.failed.len(),
-                    report.skipped.len()
-                ),
-                serde_json::json!({ "sources": specs }),
-            )
-            .await?;
-    }
     Ok(report)
 }
 
