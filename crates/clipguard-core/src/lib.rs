@@ -7,6 +7,7 @@
 pub mod category;
 pub mod config;
 pub mod error;
+pub mod manifest;
 pub mod stage;
 pub mod stats;
 pub mod verdict;
@@ -15,6 +16,7 @@ pub mod video;
 pub use category::Category;
 pub use config::Config;
 pub use error::{ErrorClass, StageError};
+pub use manifest::ModelManifest;
 pub use verdict::{
     Evidence, EvidenceKind, ExtractedText, Modality, ModalityScore, Verdict, VerdictStatus,
 };
