@@ -58,6 +58,7 @@ export AIRFLOW__CORE__DAGS_FOLDER="$dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$AIRFLOW_HOME/airflow.db"
 export PYTHONWARNINGS=ignore   # keeps Airflow's "no graphviz" warning out of the JSON output
+export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in the source tree's DAG folder
 unset AIRFLOW_CONFIG
 for v in $(compgen -e | grep '^AIRFLOW_VAR_CLIPGUARD_' || true); do unset "$v"; done
 mkdir -p "$AIRFLOW_HOME"
