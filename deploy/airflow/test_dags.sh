@@ -15,7 +15,8 @@
 #                                   [--import-only] [--keep]
 # Env:   CLIPGUARD_BIN, CLIPGUARD_DATASETS (same as --bin / --datasets; both required unless
 #        --import-only), CLIPGUARD_TRAIN_ARGS (extra `train text` arguments; default
-#        `--epochs 1 --max-steps 2 --vihsd-train 32`, a smoke run of a few seconds on a tiny fixture), CLIPGUARD_CONFIG (passed through to the CLI),
+#        `--epochs 1 --max-steps 2 --vihsd-train 32`, a smoke run of a few seconds on a tiny
+#        fixture), CLIPGUARD_CONFIG (passed through to the CLI),
 #        AIRFLOW_BIN (an `airflow` to use instead of building the venv),
 #        CLIPGUARD_AIRFLOW_TEST_TIMEOUT (seconds per `dags test`, default 1200).
 # Exit:  0 when every check passed; the last line is `airflow-dags: N passed, M failed`.
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
     --date) date="$2"; shift 2 ;;
     --import-only) import_only=1; shift ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "test_dags: unknown argument $1" >&2; exit 2 ;;
   esac
 done
