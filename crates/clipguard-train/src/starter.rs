@@ -70,7 +70,9 @@ fn embed(
 }
 
 /// Phrases per category from a rules TOML (`[[rule]] category, phrases`).
-fn rule_phrases(rules_toml: &str) -> Result<BTreeMap<Category, Vec<String>>, StarterError> {
+pub(crate) fn rule_phrases(
+    rules_toml: &str,
+) -> Result<BTreeMap<Category, Vec<String>>, StarterError> {
     let v: toml::Value =
         toml::from_str(rules_toml).map_err(|e| StarterError::Rules(e.to_string()))?;
     let mut out: BTreeMap<Category, Vec<String>> = BTreeMap::new();
@@ -99,7 +101,7 @@ fn rule_phrases(rules_toml: &str) -> Result<BTreeMap<Category, Vec<String>>, Sta
     Ok(out)
 }
 
-fn quantile(mut v: Vec<f32>, q: f32) -> f32 {
+pub(crate) fn quantile(mut v: Vec<f32>, q: f32) -> f32 {
     if v.is_empty() {
         return 1.0;
     }

@@ -75,6 +75,10 @@ pub enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// Evaluate a model on labelled texts: F1(harmful), precision, recall, AUC, accuracy and
+    /// the confusion matrix at the model's threshold (tuned on validation data, never on the
+    /// evaluated split); PR curve and confusion matrix as SVG with --plots.
+    Eval(EvalArgs),
     /// Analyse one file or URL without the queue or the store and print the verdict.
     /// Exit code: 0 when the verdict is `ok`, 2 when it is `failed`.
     Classify {
@@ -155,6 +159,109 @@ pub enum TrainCommand {
         #[arg(long, default_value_t = 2000)]
         vihsd_train: usize,
     },
+    /// Fine-tune the top e5 layers + head on ViHSD train and the seed's TikTok train table
+    /// (early stopping and threshold on the seed's eval split; never a test split) and write
+    /// a bundle folder with its manifest.
+    Text(TrainTextArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainTextArgs {
+    /// The bundle folder to write.
+    #[arg(long, value_name = "DIR", default_value = "models/starter/text")]
+    pub out: PathBuf,
+    /// Frozen bottom layers (the rest of the 12 are tuned).
+    #[arg(long, default_value_t = 11)]
+    pub from_layer: usize,
+    #[arg(long, default_value_t = 5)]
+    pub epochs: usize,
+    /// Epochs without a better validation F1 before stopping.
+    #[arg(long, default_value_t = 2)]
+    pub patience: usize,
+    /// Seed texts per step.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 3e-5)]
+    pub lr_layers: f64,
+    #[arg(long, default_value_t = 5e-3)]
+    pub lr_head: f64,
+    /// ViHSD train comments to use (a deterministic, harmful-enriched sample; 0: none).
+    #[arg(long, default_value_t = 3000)]
+    pub vihsd_train: usize,
+    #[arg(long, default_value_t = 0.5)]
+    pub vihsd_weight: f64,
+    /// Chunk length in characters (comments are packed into chunks).
+    #[arg(long, default_value_t = 300)]
+    pub chunk_chars: usize,
+    /// Chunks per text.
+    #[arg(long, default_value_t = 16)]
+    pub max_chunks: usize,
+    /// A text's score is the mean of its top-k chunk logits.
+    #[arg(long, default_value_t = 2)]
+    pub top_k: usize,
+    /// Token budget per chunk [default: text_model.max_tokens]
+    #[arg(long)]
+    pub max_tokens: Option<usize>,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Steps per epoch at most (smoke runs).
+    #[arg(long)]
+    pub max_steps: Option<usize>,
+    /// Hidden-state cache folder [default: ~/.cache/clipguard/train-cache]
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Checkpoint folder [default: <out>.checkpoint]
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: Option<PathBuf>,
+    /// Continue from the checkpoint (same options and data).
+    #[arg(long)]
+    pub resume: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalModel {
+    /// The text model (e5 + tuned top layers + head).
+    Text,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[arg(long, value_enum, default_value_t = EvalModel::Text)]
+    pub model: EvalModel,
+    /// A bundle folder [default: the committed starter bundle models/starter/text]
+    #[arg(long, value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
+    /// A named dataset under CLIPGUARD_DATASETS: vihsd or seed-tiktok
+    #[arg(long, conflicts_with = "csv", requires = "split")]
+    pub dataset: Option<String>,
+    /// Its split: train, dev, eval, test (evaluating on a test split is what it is for)
+    #[arg(long)]
+    pub split: Option<String>,
+    /// Any CSV with a text column and a label column
+    #[arg(long, value_name = "FILE", requires_all = ["text_col", "label_col", "harmful_values"])]
+    pub csv: Option<PathBuf>,
+    #[arg(long, value_name = "COLUMN")]
+    pub text_col: Option<String>,
+    #[arg(long, value_name = "COLUMN")]
+    pub label_col: Option<String>,
+    /// Label values meaning harmful (comma-separated); every other value is safe
+    #[arg(long, value_delimiter = ',', value_name = "V1,V2")]
+    pub harmful_values: Option<Vec<String>>,
+    /// Score to evaluate: harmful, or a category (e.g. hate_harassment, threshold 0.5)
+    #[arg(long, default_value = "harmful")]
+    pub score: String,
+    /// Override the threshold (else the bundle's, tuned on its validation split)
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    /// Evaluate only the first N texts
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Write pr_curve.svg and confusion.svg into this folder
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -681,3 +681,133 @@ fn bench_measures_each_model_and_the_pipeline_and_rejects_a_bad_workload() {
         "the corrupt sample fails: {pipeline}"
     );
 }
+
+#[test]
+fn train_text_writes_a_loadable_bundle_and_eval_prints_the_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("datasets");
+    std::fs::create_dir_all(root.join("vihsd")).unwrap();
+    std::fs::create_dir_all(root.join("seed-tiktok")).unwrap();
+    let vihsd = "free_text,label_id\nbạn thật tốt,0\nđồ ngu như chó,1\ncút về nước mày đi lũ mọi,2\nhôm nay trời đẹp,0\nthằng khốn nạn,1\nbọn chó chết,2\n";
+    std::fs::write(root.join("vihsd/train.csv"), vihsd).unwrap();
+    std::fs::write(root.join("vihsd/dev.csv"), vihsd).unwrap();
+    let seed = "video_id,text,label\n\
+        1,nhắn tin để vay tiền nhanh [SEP] link cá cược 6789 uy tín [SEP] inbox,1\n\
+        2,video hay quá [SEP] cảm ơn chị [SEP] dễ thương,0\n\
+        3,bán hàng trắng giá rẻ [SEP] ib mình nha,1\n\
+        4,món này ngon ghê [SEP] công thức đâu ạ,0\n";
+    for f in ["train_data_viet.csv", "eval_split.csv", "test_split.csv"] {
+        std::fs::write(root.join("seed-tiktok").join(f), seed).unwrap();
+    }
+    let data = dir.path().join("data");
+    let bundle = dir.path().join("bundle");
+    let env = [("CLIPGUARD_DATASETS", root.to_str().unwrap())];
+    let out = clipguard(
+        &data,
+        &[
+            "train",
+            "text",
+            "--out",
+            bundle.to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--max-steps",
+            "1",
+            "--batch",
+            "2",
+            "--vihsd-train",
+            "6",
+            "--max-chunks",
+            "2",
+            "--cache",
+            dir.path().join("cache").to_str().unwrap(),
+        ],
+        &env,
+    );
+    let text = ok(&out);
+    assert!(text.contains("seed-tiktok/eval"), "{text}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["name"], "text");
+    assert_eq!(manifest["eval_set"], "seed-tiktok/eval");
+    assert!(manifest["metrics"]["f1_harmful"].is_number());
+    assert!(manifest["thresholds"]["harmful"].is_number());
+    for f in manifest["files"].as_array().unwrap() {
+        assert!(bundle.join(f.as_str().unwrap()).is_file(), "{f}");
+    }
+    let csv = dir.path().join("mine.csv");
+    std::fs::write(
+        &csv,
+        "body,tag\nlink cá cược uy tín,bad\nvideo hay quá,ok\n",
+    )
+    .unwrap();
+    let plots = dir.path().join("plots");
+    let out = clipguard(
+        &data,
+        &[
+            "eval",
+            "--model",
+            "text",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--csv",
+            csv.to_str().unwrap(),
+            "--text-col",
+            "body",
+            "--label-col",
+            "tag",
+            "--harmful-values",
+            "bad,worse",
+            "--plots",
+            plots.to_str().unwrap(),
+            "--json",
+        ],
+        &env,
+    );
+    let v: serde_json::Value = serde_json::from_str(ok(&out).trim()).unwrap();
+    for key in [
+        "n",
+        "f1_harmful",
+        "precision",
+        "recall",
+        "auc",
+        "accuracy",
+        "threshold",
+        "confusion",
+    ] {
+        assert!(!v[key].is_null(), "{key} missing in {v}");
+    }
+    assert_eq!(v["n"], 2);
+    let c = &v["confusion"];
+    let total: u64 = (0..2)
+        .flat_map(|i| (0..2).map(move |j| (i, j)))
+        .map(|(i, j)| c[i][j].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 2);
+    for f in ["pr_curve.svg", "confusion.svg"] {
+        assert!(
+            std::fs::read_to_string(plots.join(f))
+                .unwrap()
+                .starts_with("<svg")
+        );
+    }
+    // A named test split can be evaluated (never trained on: the readers refuse it).
+    let out = clipguard(
+        &data,
+        &[
+            "eval",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--dataset",
+            "seed-tiktok",
+            "--split",
+            "test",
+            "--json",
+        ],
+        &env,
+    );
+    let v: serde_json::Value = serde_json::from_str(ok(&out).trim()).unwrap();
+    assert_eq!(v["n"], 4);
+    assert_eq!(v["dataset"], "seed-tiktok/test");
+}

@@ -40,6 +40,13 @@ pub enum CategoryHead {
         scale: f32,
         shift: f32,
     },
+    /// A softmax over `classes` (e.g. ViHSD's clean / offensive / hate); the category's
+    /// probability is the total of the `positive` classes.
+    Softmax {
+        labels: Vec<String>,
+        classes: Vec<Linear>,
+        positive: Vec<usize>,
+    },
 }
 
 impl CategoryHead {
@@ -61,8 +68,23 @@ impl CategoryHead {
                     sigmoid(scale * (best - shift))
                 }
             }
+            CategoryHead::Softmax {
+                classes, positive, ..
+            } => {
+                let p = softmax(classes, x);
+                positive.iter().filter_map(|i| p.get(*i)).sum()
+            }
         }
     }
+}
+
+/// Class probabilities of a softmax head.
+pub fn softmax(classes: &[Linear], x: &[f32]) -> Vec<f32> {
+    let z: Vec<f32> = classes.iter().map(|c| c.logit(x)).collect();
+    let max = z.iter().copied().fold(f32::MIN, f32::max);
+    let e: Vec<f32> = z.iter().map(|v| (v - max).exp()).collect();
+    let total: f32 = e.iter().sum::<f32>().max(f32::MIN_POSITIVE);
+    e.into_iter().map(|v| v / total).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,5 +210,22 @@ mod tests {
         assert!(h.prob(&[0.6, -0.8]) < 0.05);
         let json = serde_json::to_string(&h).unwrap();
         assert!(json.contains("\"kind\":\"prototype\""));
+    }
+
+    #[test]
+    fn softmax_heads_sum_their_positive_classes() {
+        let lin = |w: f32| Linear { w: vec![w], b: 0.0 };
+        let h = CategoryHead::Softmax {
+            labels: vec!["clean".into(), "offensive".into(), "hate".into()],
+            classes: vec![lin(0.0), lin(1.0), lin(1.0)],
+            positive: vec![1, 2],
+        };
+        // z = (0, 1, 1): positive mass 2e / (1 + 2e).
+        let e = std::f32::consts::E;
+        assert!((h.prob(&[1.0]) - 2.0 * e / (1.0 + 2.0 * e)).abs() < 1e-6);
+        assert!((h.prob(&[0.0]) - 2.0 / 3.0).abs() < 1e-6);
+        let again: CategoryHead =
+            serde_json::from_str(&serde_json::to_string(&h).unwrap()).unwrap();
+        assert_eq!(again, h);
     }
 }

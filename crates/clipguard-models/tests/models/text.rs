@@ -254,6 +254,47 @@ fn split_forward_equals_full_forward() {
 
 /// Our forward must equal candle-transformers' stock `BertModel` on the same weights
 /// (E5S1 names mapped to HF names as `MODELS.md` lists).
+/// The tuned-layer forward (differentiable ops, used by training and by bundles) equals the
+/// encoder's own forward on the original weights, and survives the f16 save/load round trip.
+#[test]
+fn tuned_top_layers_equal_the_encoder_and_round_trip() {
+    use clipguard_models::text::tuned::{TunedTop, pool};
+    let enc = encoder(Precision::F32);
+    let texts = [
+        "xin chào các bạn",
+        "a much longer english sentence about video safety",
+        "",
+    ];
+    let bottom = enc
+        .hidden_states_at_layer(&texts, Prefix::Query, 10)
+        .expect("bottom");
+    let reference = enc.run_layers(&bottom, 10, 12).expect("top");
+    let top = TunedTop::from_e5s1(&weights(), 10).expect("tuned layers");
+    assert_eq!(top.layers.len(), 2);
+    let ours = top.forward(&bottom).expect("tuned forward");
+    let a = mean_pool_normalize(&reference).expect("pool");
+    let b = pool(&ours.hidden, &ours.mask)
+        .expect("pool")
+        .to_vec2::<f32>()
+        .expect("vec");
+    for (x, y) in a.iter().zip(&b) {
+        assert!(cosine(x, y) >= 0.99999, "{}", cosine(x, y));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("top.safetensors");
+    top.save(&path).expect("save");
+    let loaded = TunedTop::load(&path, 10, 2, enc.header()).expect("load");
+    let again = loaded.forward(&bottom).expect("forward");
+    let c = pool(&again.hidden, &again.mask)
+        .expect("pool")
+        .to_vec2::<f32>()
+        .expect("vec");
+    for (x, y) in a.iter().zip(&c) {
+        assert!(cosine(x, y) >= 0.999, "f16 round trip: {}", cosine(x, y));
+    }
+    assert!(TunedTop::load(&path, 9, 2, enc.header()).is_err());
+}
+
 #[test]
 fn matches_candle_transformers_bert() {
     use candle_transformers::models::bert::{BertModel, Config, HiddenAct};

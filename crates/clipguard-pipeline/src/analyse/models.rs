@@ -10,6 +10,7 @@ use clipguard_core::config::Config;
 use clipguard_core::stage::Analyser;
 use clipguard_models::asr::Whisper;
 use clipguard_models::fetch::{self, ModelStore};
+use clipguard_models::text::bundle;
 use clipguard_models::text::classifier::TextClassifier;
 use clipguard_models::text::encoder::{E5Encoder, EncoderOptions, Precision};
 use clipguard_models::text::head::TextHead;
@@ -22,6 +23,12 @@ use std::time::Duration;
 /// The starter head shipped with the project (`clipguard train head` made it); #4's registry
 /// replaces it with trained champions.
 pub const STARTER_HEAD: &str = include_str!("../../../../models/starter/text-head.json");
+
+/// The committed starter text bundle (`clipguard train text` made it: fine-tuned top layers +
+/// head, see `models/starter/text/manifest.json`), found in the source checkout. When it is
+/// missing (a binary copied elsewhere) the provisional head above is used.
+pub const STARTER_BUNDLE_DIR: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/starter/text");
 
 pub const TEXT_ANALYSER: &str = "text-e5";
 pub const SPEECH_ANALYSER: &str = "speech";
@@ -69,8 +76,9 @@ pub fn starter_head() -> Result<TextHead, StageError> {
         .map_err(|e| StageError::internal(format!("starter text head: {e}")))
 }
 
-/// The encoder and head from the pinned model files (no thread): what the text model thread
-/// serves, and what `clipguard bench text` measures directly.
+/// The committed starter bundle (fine-tuned top layers + head) when the checkout has it, else
+/// the provisional head, on the encoder from the pinned model files (no thread): what the text
+/// model thread serves, and what `clipguard bench text` measures directly.
 pub fn text_classifier(config: &Config) -> Result<TextClassifier, StageError> {
     let store = ModelStore::new(&config.models.dir);
     let weights = store.path(fetch::E5_WEIGHTS).map_err(to_stage)?;
@@ -92,9 +100,15 @@ pub fn text_classifier(config: &Config) -> Result<TextClassifier, StageError> {
     };
     let encoder = E5Encoder::load(&weights, &tokenizer, options)
         .map_err(|e| StageError::input(format!("text encoder {}: {e}", weights.display())))?;
+    let bundle_dir = std::path::Path::new(STARTER_BUNDLE_DIR);
+    if bundle::is_bundle(bundle_dir) {
+        return bundle::load(bundle_dir, encoder)
+            .map_err(|e| StageError::input(format!("starter text bundle: {e}")));
+    }
     Ok(TextClassifier {
         encoder,
         head: starter_head()?,
+        tuned: None,
     })
 }
 

@@ -3,6 +3,7 @@
 mod bench;
 mod classify;
 mod doctor;
+mod eval;
 mod models;
 mod run;
 mod status;
@@ -37,6 +38,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train { command } => train::train(config, command).await,
         Command::Models { command } => models::models(config, command).await,
         Command::Bench { command, json } => bench::bench(config, command, json).await,
+        Command::Eval(args) => eval::eval(config, args).await,
         Command::Classify { target, json } => classify::classify(config, &target, json).await,
     }
 }

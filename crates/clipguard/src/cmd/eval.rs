@@ -1,0 +1,146 @@
+//! `eval --model text`: a text model on labelled texts (see `clipguard_train::eval`).
+
+use crate::cli::{EvalArgs, EvalModel};
+use anyhow::{Context, bail};
+use clipguard_core::{Category, Config};
+use clipguard_models::fetch::{self, ModelStore};
+use clipguard_models::text::bundle;
+use clipguard_models::text::encoder::{E5Encoder, EncoderOptions};
+use clipguard_pipeline::analyse::models::text_classifier;
+use clipguard_train::datasets::{self, CsvSpec};
+use clipguard_train::eval::{EvalSummary, Score, evaluate, pr_curve, predict_all};
+use clipguard_train::plots;
+use std::process::ExitCode;
+
+pub async fn eval(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
+    let EvalModel::Text = args.model;
+    let (path, spec, name) = match (&args.dataset, &args.csv) {
+        (Some(dataset), _) => {
+            let split = args.split.clone().unwrap_or_default();
+            let root = config.datasets_dir().context(
+                "no datasets folder: set CLIPGUARD_DATASETS (it needs vihsd/ and seed-tiktok/)",
+            )?;
+            let (path, spec) = datasets::named(&root, dataset, &split)?;
+            (path, spec, format!("{dataset}/{split}"))
+        }
+        (None, Some(csv)) => (
+            csv.clone(),
+            CsvSpec {
+                text_col: args.text_col.clone().unwrap_or_default(),
+                label_col: args.label_col.clone().unwrap_or_default(),
+                harmful_values: args.harmful_values.clone().unwrap_or_default(),
+            },
+            csv.display().to_string(),
+        ),
+        (None, None) => bail!("give --dataset NAME --split SPLIT or --csv FILE"),
+    };
+    let mut examples = datasets::read_csv(&path, &spec)?;
+    if let Some(n) = args.limit {
+        examples.truncate(n);
+    }
+    if examples.is_empty() {
+        bail!("{name}: no labelled texts");
+    }
+    let score = match args.score.as_str() {
+        "harmful" => Score::Harmful,
+        other => Score::Category(
+            other
+                .parse::<Category>()
+                .map_err(|_| anyhow::anyhow!("--score {other}: not harmful nor a category"))?,
+        ),
+    };
+    let bundle_dir = args.bundle.clone();
+    let started = std::time::Instant::now();
+    let (predictions, version, head_threshold) = tokio::task::spawn_blocking(move || {
+        let classifier = match &bundle_dir {
+            Some(dir) => {
+                let store = ModelStore::new(&config.models.dir);
+                let encoder = E5Encoder::load(
+                    &store.path(fetch::E5_WEIGHTS)?,
+                    &store.path(fetch::E5_TOKENIZER)?,
+                    EncoderOptions {
+                        max_tokens: config.text_model.max_tokens,
+                        ..EncoderOptions::default()
+                    },
+                )?;
+                bundle::load(dir, encoder)?
+            }
+            None => text_classifier(&config).map_err(|e| anyhow::anyhow!("{}", e.message))?,
+        };
+        let bar = crate::progress::bar(examples.len() as u64, "score");
+        let p = predict_all(&classifier, &examples, 8, &|d, _| {
+            bar.set_position(d as u64)
+        })?;
+        bar.finish_and_clear();
+        anyhow::Ok((
+            (p, examples),
+            classifier.version(),
+            classifier.head.threshold,
+        ))
+    })
+    .await??;
+    let (predictions, examples) = predictions;
+    let scores: Vec<f32> = predictions.iter().map(|p| score.of(p)).collect();
+    let truth: Vec<bool> = examples.iter().map(|e| e.harmful).collect();
+    let (threshold, source) = match (args.threshold, score) {
+        (Some(t), _) => (t, "--threshold".to_string()),
+        (None, Score::Harmful) => (
+            head_threshold,
+            "the model's (tuned on its validation split)".to_string(),
+        ),
+        (None, Score::Category(_)) => (0.5, "0.5 (category probability)".to_string()),
+    };
+    let (report, oracle) = evaluate(&scores, &truth, threshold);
+    if let Some(dir) = &args.plots {
+        std::fs::create_dir_all(dir)?;
+        let title = format!("{} — {name}", args.score);
+        std::fs::write(
+            dir.join("pr_curve.svg"),
+            plots::pr_curve_svg(
+                &format!("PR curve, {title} (AUC {:.3})", report.auc),
+                &pr_curve(&scores, &truth),
+                Some((report.recall, report.precision)),
+            ),
+        )?;
+        std::fs::write(
+            dir.join("confusion.svg"),
+            plots::confusion_svg(&format!("{title} at {threshold:.3}"), report.confusion),
+        )?;
+    }
+    let summary = EvalSummary {
+        report,
+        model: version,
+        dataset: name,
+        score: args.score.clone(),
+        threshold_source: source,
+        oracle_f1: oracle,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        let r = &summary.report;
+        println!(
+            "{} on {} ({}): n={} F1(harmful)={:.3} P={:.3} R={:.3} AUC={:.3} acc={:.3} threshold={:.3} [{}]",
+            summary.model,
+            summary.dataset,
+            summary.score,
+            r.n,
+            r.f1_harmful,
+            r.precision,
+            r.recall,
+            r.auc,
+            r.accuracy,
+            r.threshold,
+            summary.threshold_source
+        );
+        println!(
+            "  confusion (rows truth safe/harmful, columns predicted safe/harmful): {:?}",
+            r.confusion
+        );
+        if let Some(dir) = &args.plots {
+            println!("  plots: {}/pr_curve.svg, confusion.svg", dir.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
