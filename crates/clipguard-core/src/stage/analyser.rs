@@ -62,6 +62,10 @@ pub struct AnalyserOutput {
     pub scores: Vec<ModalityScore>,
     pub evidence: Vec<Evidence>,
     pub texts: Vec<ExtractedText>,
+    /// Model name → the version that actually produced these scores (a model hot-swapped
+    /// mid-video shows both, comma-separated). Overrides the analyser's current `version()` in
+    /// the verdict, so a verdict never claims a model that did not score it.
+    pub versions: std::collections::BTreeMap<String, String>,
 }
 
 impl AnalyserOutput {
@@ -69,6 +73,20 @@ impl AnalyserOutput {
         self.scores.extend(other.scores);
         self.evidence.extend(other.evidence);
         self.texts.extend(other.texts);
+        for (name, version) in other.versions {
+            self.record_version(&name, &version);
+        }
+    }
+
+    /// Notes that `name` ran as `version` (kept once, in first-seen order).
+    pub fn record_version(&mut self, name: &str, version: &str) {
+        let entry = self.versions.entry(name.to_string()).or_default();
+        if !entry.split(',').any(|v| v == version) {
+            if !entry.is_empty() {
+                entry.push(',');
+            }
+            entry.push_str(version);
+        }
     }
 }
 

@@ -18,6 +18,8 @@ use clipguard_core::config::{CascadeConfig, Config};
 use clipguard_core::error::Classify;
 use clipguard_core::stage::{Analyser, AnalyserOutput, AnalysisInput};
 use clipguard_core::{Evidence, EvidenceKind, Modality, StageError, Video};
+use clipguard_models::text::classifier::TextClassifier;
+use clipguard_models::thread::ModelHandle;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -36,6 +38,8 @@ pub struct AnalyserSet {
     fusion: Arc<FusionParams>,
     /// ffmpeg's version: frames and audio depend on it.
     ffmpeg_version: String,
+    /// The text model thread, for the hot-swap watcher (`None` when the model is off).
+    pub text_model: Option<ModelHandle<TextClassifier>>,
 }
 
 impl std::fmt::Debug for AnalyserSet {
@@ -58,6 +62,14 @@ impl AnalyserSet {
     /// (a missing model, no tesseract) is installed as [`broken::Broken`]: every video then
     /// fails with the reason, instead of silently losing that analyser.
     pub async fn from_config(config: &Config) -> Result<AnalyserSet, StageError> {
+        Self::build(config, None).await
+    }
+
+    /// [`Self::from_config`] with the text model started on `text` (the registry's champion).
+    pub async fn build(
+        config: &Config,
+        text: Option<models::TextStart>,
+    ) -> Result<AnalyserSet, StageError> {
         let rules = Arc::new(
             keywords::KeywordRules::load(&config.rules)
                 .map_err(|e| StageError::input(format!("keyword rules: {e}")))?,
@@ -65,7 +77,11 @@ impl AnalyserSet {
         let ffmpeg_version = ffmpeg::version()
             .await
             .unwrap_or_else(|e| format!("unavailable ({e})"));
-        let (judge, text_analyser) = models::text_judge(config, rules.clone()).await;
+        let models::TextParts {
+            judge,
+            analyser: text_analyser,
+            handle: text_model,
+        } = models::text_judge(config, rules.clone(), text).await;
         let mut cheap: Vec<Arc<dyn Analyser>> = vec![rules];
         cheap.extend(text_analyser);
         if config.vision.enabled {
@@ -113,6 +129,7 @@ impl AnalyserSet {
             cascade: config.cascade.clone(),
             fusion: Arc::new(FusionParams::default()),
             ffmpeg_version,
+            text_model,
         })
     }
 
@@ -124,6 +141,7 @@ impl AnalyserSet {
             cascade: clipguard_core::Config::default().cascade,
             fusion: Arc::new(FusionParams::default()),
             ffmpeg_version,
+            text_model: None,
         }
     }
 
@@ -149,11 +167,19 @@ impl AnalyserSet {
 
     /// One string naming every analyser version: verdicts are keyed by (video, this).
     pub fn pipeline_version(&self) -> String {
-        self.versions()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("+")
+        pipeline_version_of(&self.versions())
+    }
+
+    /// [`Self::versions`] with the versions the outputs say actually ran (a model swapped in
+    /// while the video was being analysed is recorded as what scored it, not what serves now).
+    pub fn versions_used(&self, outputs: &[AnalyserOutput]) -> BTreeMap<String, String> {
+        let mut versions = self.versions();
+        for output in outputs {
+            for (name, version) in &output.versions {
+                versions.insert(name.clone(), version.clone());
+            }
+        }
+        versions
     }
 
     /// Runs the cascade; the first error (by analyser order) wins.
@@ -189,6 +215,15 @@ impl AnalyserSet {
         }
         Ok(outputs)
     }
+}
+
+/// `name=version+…` in name order.
+pub fn pipeline_version_of(versions: &BTreeMap<String, String>) -> String {
+    versions
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("+")
 }
 
 async fn run_all(

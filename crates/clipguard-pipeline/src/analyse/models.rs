@@ -61,9 +61,10 @@ impl TextScorer for E5Scorer {
             .await
             .into_iter()
             .map(|r| {
-                r.map(|(p, _version)| TextScores {
+                r.map(|(p, version)| TextScores {
                     harmful: p.harmful,
                     categories: p.categories,
+                    version,
                 })
                 .map_err(to_stage)
             })
@@ -76,10 +77,8 @@ pub fn starter_head() -> Result<TextHead, StageError> {
         .map_err(|e| StageError::internal(format!("starter text head: {e}")))
 }
 
-/// The committed starter bundle (fine-tuned top layers + head) when the checkout has it, else
-/// the provisional head, on the encoder from the pinned model files (no thread): what the text
-/// model thread serves, and what `clipguard bench text` measures directly.
-pub fn text_classifier(config: &Config) -> Result<TextClassifier, StageError> {
+/// The e5 encoder from the pinned model file, at the configured precision.
+pub fn text_encoder(config: &Config) -> Result<E5Encoder, StageError> {
     let store = ModelStore::new(&config.models.dir);
     let weights = store.path(fetch::E5_WEIGHTS).map_err(to_stage)?;
     let tokenizer = store.path(fetch::E5_TOKENIZER).map_err(to_stage)?;
@@ -98,24 +97,61 @@ pub fn text_classifier(config: &Config) -> Result<TextClassifier, StageError> {
         max_tokens: config.text_model.max_tokens,
         threads: None,
     };
-    let encoder = E5Encoder::load(&weights, &tokenizer, options)
-        .map_err(|e| StageError::input(format!("text encoder {}: {e}", weights.display())))?;
+    E5Encoder::load(&weights, &tokenizer, options)
+        .map_err(|e| StageError::input(format!("text encoder {}: {e}", weights.display())))
+}
+
+/// A text bundle folder (a registry champion, or the committed starter) on the encoder.
+pub fn text_classifier_from_bundle(
+    config: &Config,
+    dir: &std::path::Path,
+) -> Result<TextClassifier, StageError> {
+    bundle::load(dir, text_encoder(config)?)
+        .map_err(|e| StageError::input(format!("text bundle {}: {e}", dir.display())))
+}
+
+/// The committed starter bundle when the checkout has it, else the provisional head (no
+/// thread): what the text model thread serves when the registry has no champion, and what
+/// `clipguard bench text` measures directly.
+pub fn text_classifier(config: &Config) -> Result<TextClassifier, StageError> {
     let bundle_dir = std::path::Path::new(STARTER_BUNDLE_DIR);
     if bundle::is_bundle(bundle_dir) {
-        return bundle::load(bundle_dir, encoder)
-            .map_err(|e| StageError::input(format!("starter text bundle: {e}")));
+        return text_classifier_from_bundle(config, bundle_dir);
     }
     Ok(TextClassifier {
-        encoder,
+        encoder: text_encoder(config)?,
         head: starter_head()?,
         tuned: None,
     })
 }
 
-/// Starts the text model thread (texts from many videos batched by tokens).
-pub fn text_thread(config: &Config) -> Result<ModelHandle<TextClassifier>, StageError> {
-    let classifier = text_classifier(config)?;
-    let version = classifier.version();
+/// The text model to serve first: the registry's champion bundle (fetched locally).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextStart {
+    pub dir: std::path::PathBuf,
+    /// The version recorded on verdicts (see `topology::hot_swap::label`).
+    pub label: String,
+    /// The registry's version number.
+    pub version: String,
+}
+
+/// Starts the text model thread (texts from many videos batched by tokens) on the champion,
+/// or on the starter when there is none.
+pub fn text_thread(
+    config: &Config,
+    start: Option<&TextStart>,
+) -> Result<ModelHandle<TextClassifier>, StageError> {
+    let (classifier, version) = match start {
+        Some(s) => (
+            text_classifier_from_bundle(config, &s.dir)?,
+            s.label.clone(),
+        ),
+        None => {
+            let c = text_classifier(config)?;
+            let v = c.version();
+            (c, v)
+        }
+    };
     let policy = BatchPolicy {
         max_cost: config.text_model.batch_tokens,
         max_items: 64,
@@ -127,13 +163,6 @@ pub fn text_thread(config: &Config) -> Result<ModelHandle<TextClassifier>, Stage
         policy,
     )
     .map_err(to_stage)
-}
-
-/// Loads the encoder and head and starts the text model thread.
-pub fn load_text(config: &Config) -> Result<Arc<dyn TextScorer>, StageError> {
-    Ok(Arc::new(E5Scorer {
-        handle: text_thread(config)?,
-    }))
 }
 
 /// Open-NSFW from the pinned model file (no thread).
@@ -177,34 +206,54 @@ pub fn load_speech(config: &Config) -> Result<ModelHandle<Whisper>, StageError> 
         .map_err(to_stage)
 }
 
-/// The text judge with the model when enabled; a load failure is returned as a broken analyser.
+/// The text judge, its analyser and the model thread (for hot-swap) when the model is
+/// enabled; a load failure is returned as a broken analyser.
+pub struct TextParts {
+    pub judge: Arc<TextJudge>,
+    pub analyser: Option<Arc<dyn Analyser>>,
+    pub handle: Option<ModelHandle<TextClassifier>>,
+}
+
 pub async fn text_judge(
     config: &Config,
     rules: Arc<super::keywords::KeywordRules>,
-) -> (Arc<TextJudge>, Option<Arc<dyn Analyser>>) {
+    start: Option<TextStart>,
+) -> TextParts {
+    let rules_only = |rules| Arc::new(TextJudge { rules, model: None });
     if !config.text_model.enabled {
-        return (Arc::new(TextJudge { rules, model: None }), None);
+        return TextParts {
+            judge: rules_only(rules),
+            analyser: None,
+            handle: None,
+        };
     }
     let loaded = {
         let config = config.clone();
-        tokio::task::spawn_blocking(move || load_text(&config))
+        tokio::task::spawn_blocking(move || text_thread(&config, start.as_ref()))
             .await
             .unwrap_or_else(|e| Err(StageError::internal(format!("loading the text model: {e}"))))
     };
     match loaded {
-        Ok(model) => {
+        Ok(handle) => {
             let judge = Arc::new(TextJudge {
                 rules,
-                model: Some(model),
+                model: Some(Arc::new(E5Scorer {
+                    handle: handle.clone(),
+                })),
             });
             let analyser: Arc<dyn Analyser> = Arc::new(super::text::TextModelAnalyser {
                 judge: judge.clone(),
             });
-            (judge, Some(analyser))
+            TextParts {
+                judge,
+                analyser: Some(analyser),
+                handle: Some(handle),
+            }
         }
-        Err(e) => (
-            Arc::new(TextJudge { rules, model: None }),
-            Some(Arc::new(Broken::new(TEXT_ANALYSER, e.message))),
-        ),
+        Err(e) => TextParts {
+            judge: rules_only(rules),
+            analyser: Some(Arc::new(Broken::new(TEXT_ANALYSER, e.message))),
+            handle: None,
+        },
     }
 }

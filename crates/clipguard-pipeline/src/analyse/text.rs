@@ -16,6 +16,8 @@ use std::sync::Arc;
 pub struct TextScores {
     pub harmful: f32,
     pub categories: BTreeMap<Category, f32>,
+    /// The model version that produced these scores (it may be hot-swapped between texts).
+    pub version: String,
 }
 
 /// A text classifier (the e5 encoder + head behind its model thread, in `clipguard-models`).
@@ -102,6 +104,7 @@ impl TextJudge {
         let mut categories: BTreeMap<Category, f32> = BTreeMap::new();
         let mut harmful = 0.0f32;
         for ((time_s, text), s) in texts.iter().zip(&scores) {
+            out.record_version(model.name(), &s.version);
             harmful = harmful.max(s.harmful);
             for (c, v) in &s.categories {
                 let slot = categories.entry(*c).or_insert(0.0);

@@ -156,7 +156,7 @@ async fn served(
     let load = Instant::now();
     let handle = {
         let config = config.clone();
-        tokio::task::spawn_blocking(move || text_thread(&config))
+        tokio::task::spawn_blocking(move || text_thread(&config, None))
             .await
             .map_err(BenchError::run)??
     };

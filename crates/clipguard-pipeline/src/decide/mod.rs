@@ -134,8 +134,7 @@ mod tests {
                 harmful: s,
                 categories: [(cat, s)].into_iter().collect(),
             }],
-            evidence: Vec::new(),
-            texts: Vec::new(),
+            ..AnalyserOutput::default()
         }
     }
 

@@ -5,6 +5,7 @@
 //! The scale-out backends (#6) plug in here and nowhere else.
 
 pub mod classify;
+pub mod hot_swap;
 pub mod ingest_sources;
 pub mod registry;
 pub mod worker;
@@ -43,6 +44,9 @@ pub struct Pipeline {
     pub media: Arc<LocalMediaStore>,
     pub registry: Arc<dyn Registry>,
     pub analysers: AnalyserSet,
+    /// The text champion the model thread started on (`None`: the model is off, or no
+    /// registry version exists and the built-in head serves).
+    pub text_start: Option<crate::analyse::models::TextStart>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -63,13 +67,15 @@ impl Pipeline {
     pub async fn open(config: Config) -> Result<Pipeline, PipelineError> {
         let (pool, media) = open_backends(&config).await?;
         let registry = registry::open_registry(&config, &pool, media.clone()).await?;
-        let analysers = AnalyserSet::from_config(&config).await?;
+        let text_start = hot_swap::text_start(&config, registry.as_ref()).await?;
+        let analysers = AnalyserSet::build(&config, text_start.clone()).await?;
         Ok(Pipeline {
             store: Arc::new(SqliteStore::new(pool.clone())),
             queue: Arc::new(SqliteQueue::new(pool, VIDEOS_TOPIC, config.queue.clone())),
             media,
             registry,
             analysers,
+            text_start,
             config,
         })
     }

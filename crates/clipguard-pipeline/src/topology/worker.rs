@@ -313,12 +313,13 @@ pub async fn analyse_and_decide(
         return Err(StageError::internal("preparation produced no input"));
     };
     let outputs = analysers.run(&input).await?;
+    let versions = analysers.versions_used(&outputs);
     Ok(decide(
         DecideContext {
             video_id: &video.id,
             config: &config.decide,
-            model_versions: analysers.versions(),
-            pipeline_version: analysers.pipeline_version(),
+            pipeline_version: analyse::pipeline_version_of(&versions),
+            model_versions: versions,
             notes: prepared.notes,
             latency_ms: started.elapsed().as_millis() as u64,
             fusion: analysers.fusion(),

@@ -4,7 +4,7 @@ use crate::progress;
 use anyhow::Context;
 use clipguard_core::Config;
 use clipguard_core::stage::{Queue, Store};
-use clipguard_pipeline::topology::IngestReport;
+use clipguard_pipeline::topology::{IngestReport, hot_swap};
 use clipguard_pipeline::{Pipeline, RunMode};
 use std::process::ExitCode;
 use tokio::sync::watch;
@@ -131,7 +131,19 @@ async fn process(pipeline: &Pipeline, once: bool) -> anyhow::Result<()> {
         });
         RunMode::Forever
     };
-    worker.run(mode, stopped).await?;
+    // The text model follows the registry's champion alias while the worker runs.
+    let (stop_swaps, swaps_stopped) = watch::channel(false);
+    let swapper = hot_swap::spawn_text_watcher(pipeline, swaps_stopped);
+    if let Some(start) = &pipeline.text_start {
+        println!(
+            "text model: {} (follows the registry's champion)",
+            start.label
+        );
+    }
+    let result = worker.run(mode, stopped).await;
+    let _ = stop_swaps.send(true);
+    let _ = swapper.await;
+    result?;
     bar.finish_and_clear();
     let s = &summary;
     println!(
