@@ -682,10 +682,10 @@ fn bench_measures_each_model_and_the_pipeline_and_rejects_a_bad_workload() {
     );
 }
 
-#[test]
-fn train_text_writes_a_loadable_bundle_and_eval_prints_the_metrics() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("datasets");
+/// A datasets folder shaped like `../shared/datasets` with a few rows per file (CI has no
+/// datasets; training on it takes seconds).
+fn tiny_datasets(parent: &Path) -> PathBuf {
+    let root = parent.join("datasets");
     std::fs::create_dir_all(root.join("vihsd")).unwrap();
     std::fs::create_dir_all(root.join("seed-tiktok")).unwrap();
     let vihsd = "free_text,label_id\nbạn thật tốt,0\nđồ ngu như chó,1\ncút về nước mày đi lũ mọi,2\nhôm nay trời đẹp,0\nthằng khốn nạn,1\nbọn chó chết,2\n";
@@ -699,6 +699,13 @@ fn train_text_writes_a_loadable_bundle_and_eval_prints_the_metrics() {
     for f in ["train_data_viet.csv", "eval_split.csv", "test_split.csv"] {
         std::fs::write(root.join("seed-tiktok").join(f), seed).unwrap();
     }
+    root
+}
+
+#[test]
+fn train_text_writes_a_loadable_bundle_and_eval_prints_the_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tiny_datasets(dir.path());
     let data = dir.path().join("data");
     let bundle = dir.path().join("bundle");
     let env = [("CLIPGUARD_DATASETS", root.to_str().unwrap())];
@@ -810,4 +817,224 @@ fn train_text_writes_a_loadable_bundle_and_eval_prints_the_metrics() {
     let v: serde_json::Value = serde_json::from_str(ok(&out).trim()).unwrap();
     assert_eq!(v["n"], 4);
     assert_eq!(v["dataset"], "seed-tiktok/test");
+}
+
+/// Copies sample videos (media + sidecars) into `dest`, a folder `ingest` reads.
+fn copy_samples(ids: &[&str], dest: &Path) {
+    std::fs::create_dir_all(dest).unwrap();
+    for entry in std::fs::read_dir(samples()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if ids.iter().any(|id| name.starts_with(&format!("{id}."))) {
+            std::fs::copy(&path, dest.join(name)).unwrap();
+        }
+    }
+}
+
+/// (video id → the text model version its verdict records).
+async fn text_versions(data: &Path) -> BTreeMap<String, String> {
+    let pool = db(data).await;
+    let rows = sqlx::query("SELECT video_id, model_versions FROM verdicts")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| {
+            let versions: serde_json::Value = serde_json::from_str(&r.get::<String, _>(1)).unwrap();
+            (
+                r.get::<String, _>(0),
+                versions["text-e5"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn wait_for_verdicts(data: &Path, n: usize) -> BTreeMap<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        if data.join("clipguard.db").exists()
+            && let Ok(pool) = SqlitePool::connect(&format!(
+                "sqlite://{}?mode=ro",
+                data.join("clipguard.db").display()
+            ))
+            .await
+            && let Ok(count) = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM verdicts")
+                .fetch_one(&pool)
+                .await
+            && count as usize >= n
+        {
+            return text_versions(data).await;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {n} verdicts after 180 s"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Waits for the worker's "hot-swapped to <label>" event.
+async fn wait_for_swap(data: &Path, label: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let pool = db(data).await;
+        let found: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE kind = 'models' AND message LIKE ?",
+        )
+        .bind(format!("%hot-swapped to {label} %"))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if found > 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no swap to {label} within 120 s");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_promoted_text_model_is_hot_swapped_mid_stream_and_rollback_swaps_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tiny_datasets(dir.path());
+    let data = dir.path().join("data");
+    let env = [
+        ("CLIPGUARD_DATASETS", root.to_str().unwrap()),
+        ("CLIPGUARD_TEXT_MODEL__ENABLED", "true"),
+        ("CLIPGUARD_OCR__ENABLED", "false"),
+        ("CLIPGUARD_SPEECH__ENABLED", "false"),
+        ("CLIPGUARD_REGISTRY__WATCH_SECS", "1"),
+        // The tiny data cannot reach the seed's floor; the gate still compares the two.
+        ("CLIPGUARD_REGISTRY__FLOORS__TEXT", "0"),
+        ("CLIPGUARD_REGISTRY__MARGIN", "0"),
+    ];
+    // Two real candidates: one step of training, and three epochs.
+    let train = |name: &str, epochs: &str, steps: &str| {
+        let out = dir.path().join(name);
+        ok(&clipguard(
+            &data,
+            &[
+                "train",
+                "text",
+                "--out",
+                out.to_str().unwrap(),
+                "--epochs",
+                epochs,
+                "--max-steps",
+                steps,
+                "--batch",
+                "2",
+                "--vihsd-train",
+                "6",
+                "--max-chunks",
+                "2",
+                "--cache",
+                dir.path().join("cache").to_str().unwrap(),
+            ],
+            &env,
+        ));
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap())
+                .unwrap();
+        (
+            out,
+            manifest["metrics"]["f1_harmful"].as_f64().unwrap(),
+            manifest["version"].as_str().unwrap().to_string(),
+        )
+    };
+    let short = train("short", "1", "1");
+    let long = train("long", "3", "4");
+    // The better one (on the same frozen eval set) is the candidate promoted mid-stream.
+    let (first, better) = if long.1 >= short.1 {
+        (short, long)
+    } else {
+        (long, short)
+    };
+    let register = |bundle: &Path| -> String {
+        let v: serde_json::Value = serde_json::from_str(
+            ok(&clipguard(
+                &data,
+                &["models", "register", bundle.to_str().unwrap(), "--json"],
+                &env,
+            ))
+            .trim(),
+        )
+        .unwrap();
+        v["version"].as_str().unwrap().to_string()
+    };
+    let v1 = register(&first.0);
+    ok(&clipguard(&data, &["models", "promote", "text", &v1], &env));
+    let label1 = format!("text-v{v1}:{}", first.2);
+
+    let mut run = Command::new(BIN)
+        .arg("--data")
+        .arg(&data)
+        .args(["run", "--addr", ""])
+        .envs(env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ingest = |ids: &[&str], folder: &str| {
+        let src = dir.path().join(folder);
+        copy_samples(ids, &src);
+        ok(&clipguard(&data, &["ingest", src.to_str().unwrap()], &env));
+    };
+
+    ingest(
+        &[
+            "7400000000000000001",
+            "7400000000000000002",
+            "7400000000000000003",
+        ],
+        "batch1",
+    );
+    let seen = wait_for_verdicts(&data, 3).await;
+    assert!(seen.values().all(|v| *v == label1), "{seen:?}");
+
+    let v2 = register(&better.0);
+    let promoted = clipguard(&data, &["models", "promote", "text", &v2, "--json"], &env);
+    let decision: serde_json::Value = serde_json::from_str(ok(&promoted).trim()).unwrap();
+    assert_eq!(decision["action"], "promoted", "{decision}");
+    let label2 = format!("text-v{v2}:{}", better.2);
+    wait_for_swap(&data, &label2).await;
+    ingest(
+        &[
+            "7400000000000000005",
+            "7400000000000000010",
+            "7400000000000000011",
+        ],
+        "batch2",
+    );
+    let seen = wait_for_verdicts(&data, 6).await;
+    for id in [
+        "7400000000000000005",
+        "7400000000000000010",
+        "7400000000000000011",
+    ] {
+        assert_eq!(seen[&format!("tiktok:{id}")], label2, "{seen:?}");
+    }
+
+    let rolled = clipguard(&data, &["models", "rollback", "text", "--json"], &env);
+    let decision: serde_json::Value = serde_json::from_str(ok(&rolled).trim()).unwrap();
+    assert_eq!(decision["champion_after"], v1.as_str(), "{decision}");
+    wait_for_swap(&data, &label1).await;
+    ingest(&["7400000000000000012", "7400000000000000016"], "batch3");
+    let seen = wait_for_verdicts(&data, 8).await;
+    for id in ["7400000000000000012", "7400000000000000016"] {
+        assert_eq!(seen[&format!("tiktok:{id}")], label1, "{seen:?}");
+    }
+
+    Command::new("kill")
+        .args(["-TERM", &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(run.wait().unwrap().success());
+    // None lost, none duplicated: 8 videos, one verdict row each, the queue drained.
+    let rows = verdict_rows_per_video(&data).await;
+    assert_eq!(rows.len(), 8, "{rows:?}");
+    assert!(rows.iter().all(|(_, n)| *n == 1), "{rows:?}");
+    let status = ok(&clipguard(&data, &["status", "--json"], &env));
+    let status: serde_json::Value = serde_json::from_str(status.trim()).unwrap();
+    assert_eq!(status["queue"]["depth"], 0, "{status}");
 }

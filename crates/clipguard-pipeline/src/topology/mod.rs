@@ -127,3 +127,15 @@ async fn open_backends(
         .map_err(|e| PipelineError::Media(e.to_string()))?;
     Ok((pool, Arc::new(media)))
 }
+
+/// The store and the queue alone, for commands that only read them (`status`): no model is
+/// loaded and the registry is not touched.
+pub async fn open_stores(
+    config: &Config,
+) -> Result<(Arc<SqliteStore>, Arc<SqliteQueue>), PipelineError> {
+    let (pool, _media) = open_backends(config).await?;
+    Ok((
+        Arc::new(SqliteStore::new(pool.clone())),
+        Arc::new(SqliteQueue::new(pool, VIDEOS_TOPIC, config.queue.clone())),
+    ))
+}

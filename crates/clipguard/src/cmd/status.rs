@@ -2,14 +2,14 @@
 
 use clipguard_core::Config;
 use clipguard_core::stage::{Queue, Store};
-use clipguard_pipeline::Pipeline;
+use clipguard_pipeline::topology::open_stores;
 use std::process::ExitCode;
 
 pub async fn status(config: Config, json: bool) -> anyhow::Result<ExitCode> {
-    let pipeline = Pipeline::open(config).await?;
-    let queue = pipeline.queue.stats().await?;
-    let verdicts = pipeline.store.verdict_stats().await?;
-    let dead = pipeline.queue.dead_letters(20).await?;
+    let (store, queue_store) = open_stores(&config).await?;
+    let queue = queue_store.stats().await?;
+    let verdicts = store.verdict_stats().await?;
+    let dead = queue_store.dead_letters(20).await?;
     if json {
         let dead: Vec<_> = dead
             .iter()
@@ -21,7 +21,7 @@ pub async fn status(config: Config, json: bool) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    println!("data:          {}", pipeline.config.data.dir.display());
+    println!("data:          {}", config.data.dir.display());
     println!(
         "queue depth:   {} ({} in flight)",
         queue.depth, queue.in_flight
