@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make run   — set up, fetch the models, build, generate the samples, process them, serve the page
-#   make test  — set up, then formatting, lints and every test (what CI runs)
+#   make test  — set up, then formatting, lints, every test, and the Airflow DAGs run with
+#                `airflow dags test` against the built CLI (what CI runs)
 #
 # Build output and caches live outside the work tree (~/.cache/clipguard), so a fresh clone
 # reuses them; a first run on a new machine still builds everything from scratch.
@@ -23,6 +24,7 @@ test: setup models samples
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
+	deploy/airflow/test_dags.sh --bin $(BIN) --datasets $(CURDIR)/fixtures/tiny-datasets
 
 setup:
 	@scripts/setup.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what ClipGuard needs on a fresh Debian/Ubuntu machine, and nothing that is already
 # there: ffmpeg (decode, frames, audio), tesseract with Vietnamese and English (on-screen
-# text), espeak-ng and fonts (sample media), pip (model wheels), a Rust toolchain check. Safe to run again: it only acts on what is missing.
+# text), espeak-ng and fonts (sample media), pip and venv (model wheels; the MLflow and
+# Airflow test venvs), a Rust toolchain check. Safe to run again: it only acts on what is missing.
 set -euo pipefail
 
 need=()
@@ -16,6 +17,9 @@ for lang in vie eng; do
   tesseract --list-langs 2>/dev/null | grep -qx "$lang" || need+=("tesseract-ocr-$lang")
 done
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+# The MLflow and Airflow test servers run from private venvs (scripts/mlflow-venv.sh,
+# scripts/airflow-venv.sh).
+python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then
   # shellcheck disable=SC2207

@@ -682,30 +682,16 @@ fn bench_measures_each_model_and_the_pipeline_and_rejects_a_bad_workload() {
     );
 }
 
-/// A datasets folder shaped like `../shared/datasets` with a few rows per file (CI has no
+/// `fixtures/tiny-datasets`: shaped like `../shared/datasets`, a few rows per file (CI has no
 /// datasets; training on it takes seconds).
-fn tiny_datasets(parent: &Path) -> PathBuf {
-    let root = parent.join("datasets");
-    std::fs::create_dir_all(root.join("vihsd")).unwrap();
-    std::fs::create_dir_all(root.join("seed-tiktok")).unwrap();
-    let vihsd = "free_text,label_id\nbạn thật tốt,0\nđồ ngu như chó,1\ncút về nước mày đi lũ mọi,2\nhôm nay trời đẹp,0\nthằng khốn nạn,1\nbọn chó chết,2\n";
-    std::fs::write(root.join("vihsd/train.csv"), vihsd).unwrap();
-    std::fs::write(root.join("vihsd/dev.csv"), vihsd).unwrap();
-    let seed = "video_id,text,label\n\
-        1,nhắn tin để vay tiền nhanh [SEP] link cá cược 6789 uy tín [SEP] inbox,1\n\
-        2,video hay quá [SEP] cảm ơn chị [SEP] dễ thương,0\n\
-        3,bán hàng trắng giá rẻ [SEP] ib mình nha,1\n\
-        4,món này ngon ghê [SEP] công thức đâu ạ,0\n";
-    for f in ["train_data_viet.csv", "eval_split.csv", "test_split.csv"] {
-        std::fs::write(root.join("seed-tiktok").join(f), seed).unwrap();
-    }
-    root
+fn tiny_datasets() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny-datasets")
 }
 
 #[test]
 fn train_text_writes_a_loadable_bundle_and_eval_prints_the_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    let root = tiny_datasets(dir.path());
+    let root = tiny_datasets();
     let data = dir.path().join("data");
     let bundle = dir.path().join("bundle");
     let env = [("CLIPGUARD_DATASETS", root.to_str().unwrap())];
@@ -896,7 +882,7 @@ async fn wait_for_swap(data: &Path, label: &str) {
 #[tokio::test]
 async fn a_promoted_text_model_is_hot_swapped_mid_stream_and_rollback_swaps_it_back() {
     let dir = tempfile::tempdir().unwrap();
-    let root = tiny_datasets(dir.path());
+    let root = tiny_datasets();
     let data = dir.path().join("data");
     let env = [
         ("CLIPGUARD_DATASETS", root.to_str().unwrap()),
