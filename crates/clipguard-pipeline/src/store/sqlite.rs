@@ -87,6 +87,38 @@ impl SqliteStore {
         })
     }
 
+    /// When the last event of `kind` was logged.
+    pub async fn last_event_at(
+        &self,
+        kind: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+        let at: Option<String> =
+            sqlx::query_scalar("SELECT max(created_at) FROM events WHERE kind = ?1")
+                .bind(kind)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend)?;
+        at.map(|t| {
+            chrono::DateTime::parse_from_rfc3339(&t)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|e| StoreError::Corrupt(format!("events.created_at `{t}`: {e}")))
+        })
+        .transpose()
+    }
+
+    /// Review labels recorded after `since`.
+    pub async fn reviews_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM reviews WHERE created_at > ?1")
+            .bind(since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(n as u64)
+    }
+
     /// How many verdict rows exist for a video (tests use this to prove "no duplicates").
     pub async fn verdict_rows(&self, video_id: &str) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM verdicts WHERE video_id = ?1")

@@ -8,6 +8,7 @@ pub mod classify;
 pub mod hot_swap;
 pub mod ingest_sources;
 pub mod registry;
+pub mod retrain;
 pub mod worker;
 
 use crate::analyse::AnalyserSet;

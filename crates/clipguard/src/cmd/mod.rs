@@ -5,6 +5,7 @@ mod classify;
 mod doctor;
 mod eval;
 mod models;
+mod retrain;
 mod run;
 mod status;
 mod train;
@@ -36,6 +37,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { json } => status::status(config, json).await,
         Command::Doctor => doctor::doctor(config).await,
         Command::Train { command } => train::train(config, command).await,
+        Command::Retrain { train, json } => retrain::retrain(config, train, json).await,
         Command::Models { command } => models::models(config, command).await,
         Command::Bench { command, json } => bench::bench(config, command, json).await,
         Command::Eval(args) => eval::eval(config, args).await,

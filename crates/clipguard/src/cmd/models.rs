@@ -39,8 +39,7 @@ fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
 }
 
 fn f1(v: &RegisteredVersion) -> String {
-    v.f1_harmful()
-        .map_or("-".into(), |f| format!("{f:.3}"))
+    v.f1_harmful().map_or("-".into(), |f| format!("{f:.3}"))
 }
 
 fn version_line(v: &RegisteredVersion) -> String {

@@ -4,7 +4,7 @@ use crate::progress;
 use anyhow::Context;
 use clipguard_core::Config;
 use clipguard_core::stage::{Queue, Store};
-use clipguard_pipeline::topology::{IngestReport, hot_swap};
+use clipguard_pipeline::topology::{IngestReport, hot_swap, retrain};
 use clipguard_pipeline::{Pipeline, RunMode};
 use std::process::ExitCode;
 use tokio::sync::watch;
@@ -133,7 +133,13 @@ async fn process(pipeline: &Pipeline, once: bool) -> anyhow::Result<()> {
     };
     // The text model follows the registry's champion alias while the worker runs.
     let (stop_swaps, swaps_stopped) = watch::channel(false);
-    let swapper = hot_swap::spawn_text_watcher(pipeline, swaps_stopped);
+    let swapper = hot_swap::spawn_text_watcher(pipeline, swaps_stopped.clone());
+    let schedule = {
+        let pipeline = pipeline.clone();
+        tokio::spawn(async move {
+            retrain::schedule(&pipeline, retrain_command(&pipeline), swaps_stopped).await
+        })
+    };
     if let Some(start) = &pipeline.text_start {
         println!(
             "text model: {} (follows the registry's champion)",
@@ -143,6 +149,7 @@ async fn process(pipeline: &Pipeline, once: bool) -> anyhow::Result<()> {
     let result = worker.run(mode, stopped).await;
     let _ = stop_swaps.send(true);
     let _ = swapper.await;
+    let _ = schedule.await;
     result?;
     bar.finish_and_clear();
     let s = &summary;
@@ -183,4 +190,21 @@ async fn wait_for_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `<this binary> --data <dir> retrain` (settings reach the child through the inherited
+/// environment, including CLIPGUARD_CONFIG).
+fn retrain_command(pipeline: &Pipeline) -> Vec<std::ffi::OsString> {
+    match std::env::current_exe() {
+        Ok(exe) => vec![
+            exe.into_os_string(),
+            "--data".into(),
+            pipeline.config.data.dir.clone().into_os_string(),
+            "retrain".into(),
+        ],
+        Err(e) => {
+            eprintln!("warning: retraining schedule off: cannot find this binary: {e}");
+            Vec::new()
+        }
+    }
 }

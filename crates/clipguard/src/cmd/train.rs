@@ -78,7 +78,7 @@ async fn train_head(config: Config, out: PathBuf, vihsd_train: usize) -> anyhow:
     Ok(ExitCode::SUCCESS)
 }
 
-async fn train_text(config: Config, args: TrainTextArgs) -> anyhow::Result<ExitCode> {
+pub async fn train_text(config: Config, args: TrainTextArgs) -> anyhow::Result<ExitCode> {
     let root = datasets_root(&config)?;
     let store = ModelStore::new(&config.models.dir);
     let weights = store.path(fetch::E5_WEIGHTS)?;
