@@ -1,5 +1,5 @@
 //! `bench asr`: Whisper on one clip's audio (decoded by ffmpeg, not timed), reported as a
-//! real-time factor (audio seconds per wall-clock second) with the time in mel, encoder and
+//! real-time factor (wall-clock seconds per audio second; `x_realtime` is its inverse) with the time in mel, encoder and
 //! decoder.
 
 use super::{BenchError, BenchReport};
@@ -52,7 +52,10 @@ pub async fn run(config: &Config, bench: &AsrBench) -> Result<BenchReport, Bench
             .load(load)
             .with("workload", bench.input.display().to_string())
             .with("audio_s", audio_s)
-            .with("realtime_factor", audio_s / elapsed.as_secs_f64().max(1e-9))
+            // RTF as usual: processing time per second of audio (below 1 = faster than real
+            // time); `x_realtime` is its inverse.
+            .with("rtf", elapsed.as_secs_f64() / audio_s.max(1e-9))
+            .with("x_realtime", audio_s / elapsed.as_secs_f64().max(1e-9))
             .with("language", transcript.language.clone())
             .with("words", transcript.text.split_whitespace().count())
             .with("text", transcript.text.clone())
