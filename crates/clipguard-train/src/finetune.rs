@@ -162,7 +162,8 @@ pub enum Progress<'a> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochStats {
     pub epoch: usize,
-    pub loss: f64,
+    /// Mean training loss (`None` for epoch 0, the heads fitted on the frozen layers).
+    pub loss: Option<f64>,
     pub eval_f1: f64,
     pub eval_auc: f64,
     pub threshold: f32,
@@ -676,7 +677,7 @@ pub fn finetune(
         best = params.snapshot()?;
         let stats = EpochStats {
             epoch: 0,
-            loss: f64::NAN,
+            loss: None,
             eval_f1: r.f1_harmful,
             eval_auc: r.auc,
             threshold,
@@ -782,7 +783,7 @@ pub fn finetune(
         }
         let stats = EpochStats {
             epoch,
-            loss: loss_sum / steps_now.max(1) as f64,
+            loss: Some(loss_sum / steps_now.max(1) as f64),
             eval_f1: r.f1_harmful,
             eval_auc: r.auc,
             threshold,
@@ -808,11 +809,29 @@ pub fn finetune(
     let finish_started = Instant::now();
     params.restore(&best)?;
     params.round_f16()?;
-    let (probs, eval_emb) = score_texts(&params, &seed_eval, options.top_k)?;
+    let top = params.top(true);
+    // The reported metrics and the threshold come from the serving path itself (the encoder's
+    // own bottom layers, the tuned top, the head), not from the cache, so the manifest says
+    // exactly what `clipguard eval` will measure.
+    let (chunks, _) = chunk_texts(&sets.seed_eval, seg);
+    let refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
+    progress(Progress::Message(format!(
+        "scoring seed-tiktok/eval through the serving path ({} chunks)",
+        refs.len()
+    )));
+    let eval_emb = chunk_embeddings(encoder, &top, &refs)?;
+    let harmful = params.harmful_linear()?;
+    let probs: Vec<f32> = seed_eval
+        .texts
+        .iter()
+        .map(|cs| {
+            let l: Vec<f32> = cs.iter().map(|&c| harmful.logit(&eval_emb[c])).collect();
+            sigmoid(top_k_mean(&l, options.top_k))
+        })
+        .collect();
     let threshold = metrics::best_threshold(&probs, &truth_eval);
     let eval = metrics::report(&probs, &truth_eval, threshold);
 
-    let top = params.top(true);
     let mut categories = BTreeMap::new();
     if !sets.vihsd_train.is_empty() {
         categories.insert(

@@ -149,9 +149,9 @@ pub async fn train_text(config: Config, args: TrainTextArgs) -> anyhow::Result<E
                     bar.set_message(name.to_string());
                 }
                 Progress::Epoch(s) => bar.suspend(|| eprintln!(
-                    "epoch {:>2}: loss {:.4}  seed-eval F1 {:.3} AUC {:.3} (threshold {:.3})  {:.0} s{}",
+                    "epoch {:>2}: loss {}  seed-eval F1 {:.3} AUC {:.3} (threshold {:.3})  {:.0} s{}",
                     s.epoch,
-                    s.loss,
+                    s.loss.map_or("-".to_string(), |l| format!("{l:.4}")),
                     s.eval_f1,
                     s.eval_auc,
                     s.threshold,
