@@ -692,24 +692,27 @@ fn tiny_datasets() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny-datasets")
 }
 
-#[test]
-fn train_text_writes_a_loadable_bundle_and_eval_prints_the_metrics() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = tiny_datasets();
-    let data = dir.path().join("data");
-    let bundle = dir.path().join("bundle");
-    let env = [("CLIPGUARD_DATASETS", root.to_str().unwrap())];
-    let out = clipguard(
-        &data,
+/// `train text` on the tiny fixture: a smoke-sized run (seconds).
+fn train_tiny(
+    data: &Path,
+    out: &Path,
+    cache: &Path,
+    epochs: u32,
+    steps: u32,
+    env: &[(&str, &str)],
+) -> Output {
+    let (epochs, steps) = (epochs.to_string(), steps.to_string());
+    clipguard(
+        data,
         &[
             "train",
             "text",
             "--out",
-            bundle.to_str().unwrap(),
+            out.to_str().unwrap(),
             "--epochs",
-            "1",
+            &epochs,
             "--max-steps",
-            "1",
+            &steps,
             "--batch",
             "2",
             "--vihsd-train",
@@ -717,11 +720,27 @@ fn train_text_writes_a_loadable_bundle_and_eval_prints_the_metrics() {
             "--max-chunks",
             "2",
             "--cache",
-            dir.path().join("cache").to_str().unwrap(),
+            cache.to_str().unwrap(),
         ],
+        env,
+    )
+}
+
+#[test]
+fn train_text_writes_a_loadable_bundle_and_eval_prints_the_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tiny_datasets();
+    let data = dir.path().join("data");
+    let bundle = dir.path().join("bundle");
+    let env = [("CLIPGUARD_DATASETS", root.to_str().unwrap())];
+    let text = ok(&train_tiny(
+        &data,
+        &bundle,
+        &dir.path().join("cache"),
+        1,
+        1,
         &env,
-    );
-    let text = ok(&out);
+    ));
     assert!(text.contains("seed-tiktok/eval"), "{text}");
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(bundle.join("manifest.json")).unwrap())
@@ -899,28 +918,14 @@ async fn a_promoted_text_model_is_hot_swapped_mid_stream_and_rollback_swaps_it_b
         ("CLIPGUARD_REGISTRY__MARGIN", "0"),
     ];
     // Two real candidates: one step of training, and three epochs.
-    let train = |name: &str, epochs: &str, steps: &str| {
+    let train = |name: &str, epochs: u32, steps: u32| {
         let out = dir.path().join(name);
-        ok(&clipguard(
+        ok(&train_tiny(
             &data,
-            &[
-                "train",
-                "text",
-                "--out",
-                out.to_str().unwrap(),
-                "--epochs",
-                epochs,
-                "--max-steps",
-                steps,
-                "--batch",
-                "2",
-                "--vihsd-train",
-                "6",
-                "--max-chunks",
-                "2",
-                "--cache",
-                dir.path().join("cache").to_str().unwrap(),
-            ],
+            &out,
+            &dir.path().join("cache"),
+            epochs,
+            steps,
             &env,
         ));
         let manifest: serde_json::Value =
@@ -932,8 +937,8 @@ async fn a_promoted_text_model_is_hot_swapped_mid_stream_and_rollback_swaps_it_b
             manifest["version"].as_str().unwrap().to_string(),
         )
     };
-    let short = train("short", "1", "1");
-    let long = train("long", "3", "4");
+    let short = train("short", 1, 1);
+    let long = train("long", 3, 4);
     // The better one (on the same frozen eval set) is the candidate promoted mid-stream.
     let (first, better) = if long.1 >= short.1 {
         (short, long)
