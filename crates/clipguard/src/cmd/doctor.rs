@@ -66,6 +66,11 @@ pub async fn doctor(config: Config) -> anyhow::Result<ExitCode> {
             );
             r.check("media", Ok(p.media.describe()), true);
             r.check("queue", Ok("SQLite (embedded)".into()), true);
+            r.check(
+                "registry",
+                registry_summary(p.registry.as_ref()).await,
+                true,
+            );
         }
         Err(e) => r.check("database", Err(e.to_string()), true),
     }
@@ -121,4 +126,26 @@ pub async fn doctor(config: Config) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The registry backend and each model's champion, or why it cannot be read.
+async fn registry_summary(registry: &dyn clipguard_registry::Registry) -> Result<String, String> {
+    let names = registry.list_models().await.map_err(|e| e.to_string())?;
+    let mut models = Vec::new();
+    for name in names {
+        let champion = registry
+            .champion_version(&name)
+            .await
+            .map_err(|e| e.to_string())?;
+        models.push(match champion {
+            Some(v) => format!("{name} champion v{v}"),
+            None => format!("{name} (no champion)"),
+        });
+    }
+    let models = if models.is_empty() {
+        "no registered models".to_string()
+    } else {
+        models.join(", ")
+    };
+    Ok(format!("{}: {models}", registry.describe()))
 }
