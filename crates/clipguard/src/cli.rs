@@ -225,6 +225,10 @@ pub struct TrainTextArgs {
     /// Continue from the checkpoint (same options and data).
     #[arg(long)]
     pub resume: bool,
+    /// More labelled training rows in the seed's format (`text`, `label` 1 = harmful), e.g.
+    /// reviewers' labels exported by `retrain`. Added to the harmful head's training set.
+    #[arg(long, value_name = "FILE.csv")]
+    pub extra: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

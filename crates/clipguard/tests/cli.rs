@@ -1102,6 +1102,16 @@ async fn run_retrains_on_its_own_once_enough_review_labels_arrive() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     assert!(message.contains("2 new review label"), "{message}");
+    // The reviewers' labels were exported and trained on (caption + comments, label 0 = safe).
+    let runs: Vec<PathBuf> = std::fs::read_dir(data.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let reviews = std::fs::read_to_string(runs[0].join("reviews.csv")).unwrap();
+    let rows: Vec<&str> = reviews.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{reviews}");
+    assert!(rows.iter().all(|r| r.ends_with(",0")), "{reviews}");
     Command::new("kill")
         .args(["-TERM", &run.id().to_string()])
         .status()

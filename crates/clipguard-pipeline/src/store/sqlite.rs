@@ -106,6 +106,38 @@ impl SqliteStore {
         .transpose()
     }
 
+    /// Every reviewed video's latest review decision with the text it was judged on (caption
+    /// with hashtags, then comments, joined by ` [SEP] ` as in the seed's training table):
+    /// reviewers' labels as training rows, oldest first.
+    pub async fn review_labels(&self) -> Result<Vec<(String, String, bool)>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT r.video_id, r.decision FROM reviews r
+             WHERE r.id = (SELECT max(id) FROM reviews WHERE video_id = r.video_id)
+             ORDER BY r.id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, decision) in rows {
+            let Some(video) = self.get_video(&id).await? else {
+                continue;
+            };
+            let mut parts = vec![video.caption_text()];
+            parts.extend(video.comments.iter().map(|c| c.text.clone()));
+            let text = parts
+                .into_iter()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect::<Vec<_>>()
+                .join(" [SEP] ");
+            if !text.is_empty() {
+                out.push((id, text, decision == "harmful"));
+            }
+        }
+        Ok(out)
+    }
+
     /// Review labels recorded after `since`.
     pub async fn reviews_since(
         &self,

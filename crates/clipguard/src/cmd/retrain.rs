@@ -1,10 +1,12 @@
 //! `retrain`: train → register → promotion gate, in one command. The bundle goes to
 //! `<data>/runs/<UTC time>/bundle` (whatever `--out` says), so every candidate stays on disk
-//! beside the registry's copy.
+//! beside the registry's copy. Reviewers' labels (the `reviews` table) are exported to
+//! `<run>/reviews.csv` and added to the training rows.
 
 use crate::cli::TrainTextArgs;
 use clipguard_core::Config;
 use clipguard_core::manifest::names::TEXT;
+use clipguard_pipeline::topology::open_stores;
 use clipguard_pipeline::topology::registry::{gate_policy, open_registry_only};
 use clipguard_registry::{Action, gate};
 use std::process::ExitCode;
@@ -21,6 +23,9 @@ pub async fn retrain(
         .join(chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string());
     let bundle = run.join("bundle");
     train.out = bundle.clone();
+    if let Some(csv) = export_review_labels(&config, &run).await? {
+        train.extra.push(csv);
+    }
     let trained = super::train::train_text(config.clone(), train).await?;
     if trained != ExitCode::SUCCESS {
         return Ok(trained);
@@ -44,4 +49,31 @@ pub async fn retrain(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Reviewers' labels as `<run>/reviews.csv` (`video_id,text,label`), or `None` when there are
+/// none yet.
+async fn export_review_labels(
+    config: &Config,
+    run: &std::path::Path,
+) -> anyhow::Result<Option<std::path::PathBuf>> {
+    let (store, _) = open_stores(config).await?;
+    let labels = store.review_labels().await?;
+    if labels.is_empty() {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(run)?;
+    let path = run.join("reviews.csv");
+    let mut out = csv::Writer::from_path(&path)?;
+    out.write_record(["video_id", "text", "label"])?;
+    for (id, text, harmful) in &labels {
+        out.write_record([id.as_str(), text.as_str(), if *harmful { "1" } else { "0" }])?;
+    }
+    out.flush()?;
+    eprintln!(
+        "reviewers' labels: {} row(s) in {}",
+        labels.len(),
+        path.display()
+    );
+    Ok(Some(path))
 }

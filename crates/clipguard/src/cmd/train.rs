@@ -116,9 +116,22 @@ pub async fn train_text(config: Config, args: TrainTextArgs) -> anyhow::Result<E
         resume: args.resume,
     };
     let out = args.out.clone();
+    let extra = args.extra.clone();
     let started = std::time::Instant::now();
     let (result, manifest) = tokio::task::spawn_blocking(move || {
-        let sets = TrainSets::load(&root, options.vihsd_train, options.seed)?;
+        let mut sets = TrainSets::load(&root, options.vihsd_train, options.seed)?;
+        for path in &extra {
+            let rows = clipguard_train::datasets::read_csv(
+                path,
+                &clipguard_train::datasets::CsvSpec {
+                    text_col: "text".into(),
+                    label_col: "label".into(),
+                    harmful_values: vec!["1".into()],
+                },
+            )?;
+            eprintln!("extra training rows: {} from {}", rows.len(), path.display());
+            sets.seed_train.extend(rows);
+        }
         eprintln!(
             "training on seed-tiktok/train {} + vihsd/train {} (sample); validation seed-tiktok/eval {}; vihsd/dev {} reported",
             sets.seed_train.len(),
