@@ -31,7 +31,7 @@ use clipguard_models::text::bundle::TextModelConfig;
 use clipguard_models::text::classifier::{chunk_embeddings, top_k_mean};
 use clipguard_models::text::encoder::{E5Encoder, EncoderError, HiddenStates};
 use clipguard_models::text::head::{
-    CategoryHead, Linear, LogRegOptions, TextHead, sigmoid, train_logreg,
+    CategoryHead, Linear, LogRegOptions, TextHead, max_cosine, sigmoid, train_logreg,
 };
 use clipguard_models::text::segment::{self, SegmentOptions};
 use clipguard_models::text::tuned::{LayerParams, PARAM_NAMES, TunedTop, pool};
@@ -862,12 +862,7 @@ pub fn finetune(
         let prototypes = chunk_embeddings(encoder, &top, &refs)?;
         let best_cos: Vec<f32> = safe_chunks
             .iter()
-            .map(|x| {
-                prototypes
-                    .iter()
-                    .map(|p| p.iter().zip(x.iter()).map(|(a, b)| a * b).sum::<f32>())
-                    .fold(f32::MIN, f32::max)
-            })
+            .map(|x| max_cosine(&prototypes, x))
             .collect();
         categories.insert(
             category,

@@ -15,7 +15,9 @@ use crate::datasets::{self, Example};
 use crate::metrics::{self, Report};
 use clipguard_core::Category;
 use clipguard_models::text::encoder::{E5Encoder, Prefix};
-use clipguard_models::text::head::{CategoryHead, LogRegOptions, TextHead, train_logreg};
+use clipguard_models::text::head::{
+    CategoryHead, LogRegOptions, TextHead, max_cosine, train_logreg,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -187,12 +189,7 @@ pub fn train_starter(
         let prototypes = embed(encoder, &refs, &|_, _| {})?;
         let best: Vec<f32> = safe_val
             .iter()
-            .map(|x| {
-                prototypes
-                    .iter()
-                    .map(|p| p.iter().zip(x.iter()).map(|(a, b)| a * b).sum::<f32>())
-                    .fold(f32::MIN, f32::max)
-            })
+            .map(|x| max_cosine(&prototypes, x))
             .collect();
         let shift = quantile(best, 0.995);
         categories.insert(

@@ -554,8 +554,8 @@ fn bench_measures_each_model_and_the_pipeline_and_rejects_a_bad_workload() {
     )
     .unwrap();
     let csv = csv.to_str().unwrap();
-    for mode in ["direct", "served"] {
-        let v = bench_json(
+    let bench_text = |limit: &str, mode: &str| {
+        bench_json(
             data.path(),
             &[
                 "bench",
@@ -565,7 +565,7 @@ fn bench_measures_each_model_and_the_pipeline_and_rejects_a_bad_workload() {
                 "--text-col",
                 "comment",
                 "--limit",
-                "6",
+                limit,
                 "--batch",
                 "4",
                 "--mode",
@@ -573,28 +573,15 @@ fn bench_measures_each_model_and_the_pipeline_and_rejects_a_bad_workload() {
                 "--json",
             ],
             &[],
-        );
+        )
+    };
+    for mode in ["direct", "served"] {
+        let v = bench_text("6", mode);
         assert_eq!(v["items"], 6, "{v}");
         assert_eq!(v["mode"], mode);
         assert!(v["model"].as_str().unwrap().contains("e5-small"), "{v}");
     }
-    let direct = bench_json(
-        data.path(),
-        &[
-            "bench",
-            "text",
-            "--input",
-            csv,
-            "--text-col",
-            "comment",
-            "--limit",
-            "3",
-            "--mode",
-            "direct",
-            "--json",
-        ],
-        &[],
-    );
+    let direct = bench_text("3", "direct");
     // `query: ` + `<s>`/`</s>` alone are more than 3 tokens per text.
     assert!(direct["tokens"].as_u64().unwrap() > 3 * 4, "{direct}");
 

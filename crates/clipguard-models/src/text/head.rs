@@ -58,10 +58,7 @@ impl CategoryHead {
                 scale,
                 shift,
             } => {
-                let best = prototypes
-                    .iter()
-                    .map(|p| p.iter().zip(x).map(|(a, b)| a * b).sum::<f32>())
-                    .fold(f32::MIN, f32::max);
+                let best = max_cosine(prototypes, x);
                 if prototypes.is_empty() {
                     0.0
                 } else {
@@ -114,6 +111,16 @@ impl TextHead {
             .collect();
         (self.harmful.prob(x), cats)
     }
+}
+
+/// The best dot product of `x` with any prototype (cosine: both are unit length), `f32::MIN`
+/// when there is none. What a prototype head scores at inference, and what training
+/// calibrates its `shift` on.
+pub fn max_cosine(prototypes: &[Vec<f32>], x: &[f32]) -> f32 {
+    prototypes
+        .iter()
+        .map(|p| p.iter().zip(x).map(|(a, b)| a * b).sum::<f32>())
+        .fold(f32::MIN, f32::max)
 }
 
 pub fn sigmoid(z: f32) -> f32 {
