@@ -194,10 +194,43 @@ pub async fn promote(
     candidate_version: &str,
     policy: &GatePolicy,
 ) -> Result<Decision, GateError> {
+    promote_remeasured(registry, name, candidate_version, policy, None).await
+}
+
+/// The champion's F1(harmful) measured again, now, on the candidate's evaluation set. For
+/// models that are cheap to re-evaluate and whose labelled set grows (fusion, fitted on
+/// reviewers' labels), this keeps "same frozen set" true without freezing the labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Remeasured {
+    pub eval_set: String,
+    pub f1_harmful: f64,
+}
+
+/// [`promote`], comparing with the champion's re-measured F1 when `champion_now` is given.
+pub async fn promote_remeasured(
+    registry: &dyn Registry,
+    name: &str,
+    candidate_version: &str,
+    policy: &GatePolicy,
+    champion_now: Option<Remeasured>,
+) -> Result<Decision, GateError> {
     policy.validate().map_err(GateError::Policy)?;
     let candidate = registry.get_version(name, candidate_version).await?;
-    let current = champion(registry, name).await?;
-    let evaluation = evaluate(policy, &candidate, current.as_ref());
+    let current = champion(registry, name).await?.map(|mut c| {
+        if let Some(r) = &champion_now {
+            c.manifest.eval_set = r.eval_set.clone();
+            c.manifest
+                .metrics
+                .insert("f1_harmful".to_string(), r.f1_harmful);
+        }
+        c
+    });
+    let mut evaluation = evaluate(policy, &candidate, current.as_ref());
+    if champion_now.is_some() && current.is_some() {
+        evaluation
+            .reason
+            .push_str(" (champion re-measured on the same set)");
+    }
     let before = current.as_ref().map(|c| c.version.clone());
     let decision = Decision {
         at: Utc::now(),

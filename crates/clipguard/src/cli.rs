@@ -172,6 +172,49 @@ pub enum TrainCommand {
     /// (early stopping and threshold on the seed's eval split; never a test split) and write
     /// a bundle folder with its manifest.
     Text(TrainTextArgs),
+    /// Fit the fusion combiner (analyser reliabilities + calibration) on labelled videos: the
+    /// reviewers' decisions joined with the stored verdicts (or --labels FILE.csv). Prints the
+    /// cross-validated metrics next to the serving combiner's on the same labels.
+    Fusion(TrainFusionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainFusionArgs {
+    /// The bundle folder to write [default: <data>/runs/<UTC time>/fusion]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Cross-validation folds for the reported metrics.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    #[arg(long, default_value_t = 300)]
+    pub iterations: usize,
+    /// Pull towards the serving parameters (larger: fewer labels move them less).
+    #[arg(long, default_value_t = 0.02)]
+    pub l2: f32,
+    /// Register the bundle in the registry.
+    #[arg(long)]
+    pub register: bool,
+    /// Register it and run the promotion gate (exit code 3 when refused).
+    #[arg(long)]
+    pub promote: bool,
+    #[command(flatten)]
+    pub labels: FusionLabelArgs,
+}
+
+/// Where a fusion model's labels come from: the reviewers' decisions unless a file is given.
+#[derive(Debug, Clone, Args)]
+pub struct FusionLabelArgs {
+    /// A labels file (CSV) instead of the reviewers' decisions; ids may be ClipGuard video ids
+    /// or platform ids
+    #[arg(long, value_name = "FILE.csv")]
+    pub labels: Option<PathBuf>,
+    #[arg(long, value_name = "COLUMN", default_value = "video_id")]
+    pub id_col: String,
+    #[arg(long, value_name = "COLUMN", default_value = "label")]
+    pub label_col: String,
+    /// Label values meaning harmful
+    #[arg(long, value_delimiter = ',', default_value = "1,harmful")]
+    pub harmful_values: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -233,28 +276,37 @@ pub struct TrainTextArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum EvalModel {
-    /// The text model (e5 + tuned top layers + head).
+    /// The text model (e5 + tuned top layers + head) on labelled texts.
     Text,
+    /// The fusion combiner on labelled videos (reviewers' decisions, or --csv with --id-col)
+    /// scored from their stored verdicts.
+    Fusion,
 }
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     #[arg(long, value_enum, default_value_t = EvalModel::Text)]
     pub model: EvalModel,
-    /// A bundle folder [default: the committed starter bundle models/starter/text]
-    #[arg(long, value_name = "DIR")]
+    /// A bundle folder [default: text: the committed starter bundle; fusion: what serves]
+    #[arg(long, value_name = "DIR", conflicts_with = "version")]
     pub bundle: Option<PathBuf>,
+    /// A registered version or alias (`champion`, `challenger`) of the model
+    #[arg(long)]
+    pub version: Option<String>,
     /// A named dataset under CLIPGUARD_DATASETS: vihsd or seed-tiktok
     #[arg(long, conflicts_with = "csv", requires = "split")]
     pub dataset: Option<String>,
     /// Its split: train, dev, eval, test (evaluating on a test split is what it is for)
     #[arg(long)]
     pub split: Option<String>,
-    /// Any CSV with a text column and a label column
-    #[arg(long, value_name = "FILE", requires_all = ["text_col", "label_col", "harmful_values"])]
+    /// Any CSV with a text column (fusion: a video id column) and a label column
+    #[arg(long, value_name = "FILE", requires_all = ["label_col", "harmful_values"])]
     pub csv: Option<PathBuf>,
     #[arg(long, value_name = "COLUMN")]
     pub text_col: Option<String>,
+    /// Fusion: the CSV's video id (or platform id) column
+    #[arg(long, value_name = "COLUMN", default_value = "video_id")]
+    pub id_col: String,
     #[arg(long, value_name = "COLUMN")]
     pub label_col: Option<String>,
     /// Label values meaning harmful (comma-separated); every other value is safe

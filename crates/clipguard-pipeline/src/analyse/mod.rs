@@ -14,6 +14,7 @@ pub mod text;
 pub mod vision;
 
 use crate::decide::fusion::FusionParams;
+use arc_swap::ArcSwap;
 use clipguard_core::config::{CascadeConfig, Config};
 use clipguard_core::error::Classify;
 use clipguard_core::stage::{Analyser, AnalyserOutput, AnalysisInput};
@@ -35,7 +36,8 @@ pub struct AnalyserSet {
     cheap: Vec<Arc<dyn Analyser>>,
     expensive: Vec<Arc<dyn Analyser>>,
     cascade: CascadeConfig,
-    fusion: Arc<FusionParams>,
+    /// Swapped whole when the `fusion` champion moves; each video takes one snapshot.
+    fusion: Arc<ArcSwap<FusionParams>>,
     /// ffmpeg's version: frames and audio depend on it.
     ffmpeg_version: String,
     /// The text model thread, for the hot-swap watcher (`None` when the model is off).
@@ -62,13 +64,14 @@ impl AnalyserSet {
     /// (a missing model, no tesseract) is installed as [`broken::Broken`]: every video then
     /// fails with the reason, instead of silently losing that analyser.
     pub async fn from_config(config: &Config) -> Result<AnalyserSet, StageError> {
-        Self::build(config, None).await
+        Self::build(config, None, FusionParams::default()).await
     }
 
     /// [`Self::from_config`] with the text model started on `text` (the registry's champion).
     pub async fn build(
         config: &Config,
         text: Option<models::TextStart>,
+        fusion: FusionParams,
     ) -> Result<AnalyserSet, StageError> {
         let rules = Arc::new(
             keywords::KeywordRules::load(&config.rules)
@@ -127,7 +130,7 @@ impl AnalyserSet {
             cheap,
             expensive,
             cascade: config.cascade.clone(),
-            fusion: Arc::new(FusionParams::default()),
+            fusion: Arc::new(ArcSwap::from_pointee(fusion)),
             ffmpeg_version,
             text_model,
         })
@@ -139,15 +142,20 @@ impl AnalyserSet {
             cheap: analysers,
             expensive: Vec::new(),
             cascade: clipguard_core::Config::default().cascade,
-            fusion: Arc::new(FusionParams::default()),
+            fusion: Arc::new(ArcSwap::from_pointee(FusionParams::default())),
             ffmpeg_version,
             text_model: None,
         }
     }
 
-    /// The fusion parameters decide uses.
-    pub fn fusion(&self) -> &FusionParams {
-        &self.fusion
+    /// The fusion parameters decide uses now (a snapshot: a swap does not change it).
+    pub fn fusion(&self) -> Arc<FusionParams> {
+        self.fusion.load_full()
+    }
+
+    /// Replaces the fusion parameters for every video decided from now on (hot-swap).
+    pub fn swap_fusion(&self, params: FusionParams) {
+        self.fusion.store(Arc::new(params));
     }
 
     fn all(&self) -> impl Iterator<Item = &Arc<dyn Analyser>> {
@@ -161,7 +169,7 @@ impl AnalyserSet {
             .map(|a| (a.name().to_string(), a.version()))
             .collect();
         v.insert("ffmpeg".into(), self.ffmpeg_version.clone());
-        v.insert("fusion".into(), self.fusion.version.clone());
+        v.insert("fusion".into(), self.fusion.load().version.clone());
         v
     }
 
@@ -172,8 +180,13 @@ impl AnalyserSet {
 
     /// [`Self::versions`] with the versions the outputs say actually ran (a model swapped in
     /// while the video was being analysed is recorded as what scored it, not what serves now).
-    pub fn versions_used(&self, outputs: &[AnalyserOutput]) -> BTreeMap<String, String> {
+    pub fn versions_used(
+        &self,
+        outputs: &[AnalyserOutput],
+        fusion: &FusionParams,
+    ) -> BTreeMap<String, String> {
         let mut versions = self.versions();
+        versions.insert("fusion".into(), fusion.version.clone());
         for output in outputs {
             for (name, version) in &output.versions {
                 versions.insert(name.clone(), version.clone());

@@ -25,6 +25,13 @@ pub struct FusionParams {
     pub reliability: BTreeMap<String, f32>,
     /// Category → (a, b) of the Platt scaling.
     pub platt: BTreeMap<Category, (f32, f32)>,
+    /// (a, b) of the Platt scaling of the fused overall `harmful` scores.
+    #[serde(default = "identity_platt")]
+    pub harmful_platt: (f32, f32),
+}
+
+fn identity_platt() -> (f32, f32) {
+    (1.0, 0.0)
 }
 
 impl Default for FusionParams {
@@ -45,7 +52,25 @@ fn logit(p: f32) -> f32 {
     (p / (1.0 - p)).ln()
 }
 
+/// `σ(a·logit(p) + b)`; a noisy-OR of nothing (p = 0) stays 0.
+fn platt((a, b): (f32, f32), p: f32) -> f32 {
+    if p <= 0.0 {
+        0.0
+    } else {
+        1.0 / (1.0 + (-(a * logit(p) + b)).exp())
+    }
+}
+
 impl FusionParams {
+    /// An analyser's reliability (the default for one the parameters do not name).
+    pub fn reliability_of(&self, analyser: &str) -> f32 {
+        self.reliability
+            .get(analyser)
+            .copied()
+            .unwrap_or(self.default_reliability)
+            .clamp(0.0, 1.0)
+    }
+
     /// Fuses every category that at least one source covers; the rest stay uncovered.
     pub fn fuse(&self, scores: &[ModalityScore]) -> BTreeMap<Category, Fused> {
         let mut out = BTreeMap::new();
@@ -56,25 +81,18 @@ impl FusionParams {
                 let Some(v) = s.categories.get(&category) else {
                     continue;
                 };
-                let r = self
-                    .reliability
-                    .get(&s.analyser)
-                    .copied()
-                    .unwrap_or(self.default_reliability)
-                    .clamp(0.0, 1.0);
-                keep *= 1.0 - r * v.clamp(0.0, 1.0);
+                keep *= 1.0 - self.reliability_of(&s.analyser) * v.clamp(0.0, 1.0);
                 sources.push((format!("{}/{}", modality_name(s), s.analyser), *v));
             }
             if sources.is_empty() {
                 continue;
             }
-            let p = 1.0 - keep;
-            let (a, b) = self.platt.get(&category).copied().unwrap_or((1.0, 0.0));
-            let score = if p <= 0.0 {
-                0.0
-            } else {
-                1.0 / (1.0 + (-(a * logit(p) + b)).exp())
-            };
+            let params = self
+                .platt
+                .get(&category)
+                .copied()
+                .unwrap_or_else(identity_platt);
+            let score = platt(params, 1.0 - keep);
             sources.sort_by(|x, y| y.1.total_cmp(&x.1));
             out.insert(category, Fused { score, sources });
         }
@@ -83,18 +101,27 @@ impl FusionParams {
 }
 
 impl FusionParams {
-    /// The sources' overall `harmful` scores fused the same way (a text model's harmful head
-    /// can flag a text without naming a category).
+    /// The sources' overall `harmful` scores fused and calibrated the same way (a text
+    /// model's harmful head can flag a text without naming a category).
     pub fn fuse_harmful(&self, scores: &[ModalityScore]) -> f32 {
         let keep = scores.iter().fold(1.0f32, |keep, s| {
-            let r = self
-                .reliability
-                .get(&s.analyser)
-                .copied()
-                .unwrap_or(self.default_reliability);
-            keep * (1.0 - r.clamp(0.0, 1.0) * s.harmful.clamp(0.0, 1.0))
+            keep * (1.0 - self.reliability_of(&s.analyser) * s.harmful.clamp(0.0, 1.0))
         });
-        1.0 - keep
+        platt(self.harmful_platt, 1.0 - keep)
+    }
+
+    /// The video's overall score given its fused categories: the highest of them and of the
+    /// fused harmful score. This is what `decide` compares with its threshold.
+    pub fn overall_from(&self, fused: &BTreeMap<Category, Fused>, scores: &[ModalityScore]) -> f32 {
+        fused
+            .values()
+            .map(|f| f.score)
+            .fold(self.fuse_harmful(scores), f32::max)
+    }
+
+    /// [`Self::overall_from`] straight from the sources' scores.
+    pub fn overall(&self, scores: &[ModalityScore]) -> f32 {
+        self.overall_from(&self.fuse(scores), scores)
     }
 }
 

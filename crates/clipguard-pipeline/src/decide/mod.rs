@@ -5,6 +5,8 @@
 //! harmful score is the highest category score; the video is harmful when that reaches the
 //! global threshold or any category reaches its own threshold.
 
+pub mod bundle;
+pub mod fit;
 pub mod fusion;
 
 use clipguard_core::config::DecideConfig;
@@ -35,7 +37,9 @@ pub fn decide(ctx: DecideContext<'_>, outputs: Vec<AnalyserOutput>) -> Verdict {
         modalities.extend(out.scores);
         evidence.extend(out.evidence);
     }
-    for (category, fused) in ctx.fusion.fuse(&modalities) {
+    let fused = ctx.fusion.fuse(&modalities);
+    let overall = ctx.fusion.overall_from(&fused, &modalities);
+    for (category, fused) in fused {
         categories.insert(category, Some(fused.score));
         if fused.score >= 0.05 {
             let top: Vec<String> = fused
@@ -75,11 +79,6 @@ pub fn decide(ctx: DecideContext<'_>, outputs: Vec<AnalyserOutput>) -> Verdict {
         v.latency_ms = ctx.latency_ms;
         return v;
     }
-    let overall = categories
-        .values()
-        .flatten()
-        .copied()
-        .fold(ctx.fusion.fuse_harmful(&modalities), f32::max);
     let category_hit = categories.iter().any(|(c, s)| {
         let t = ctx
             .config

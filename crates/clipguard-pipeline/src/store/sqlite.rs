@@ -106,10 +106,8 @@ impl SqliteStore {
         .transpose()
     }
 
-    /// Every reviewed video's latest review decision with the text it was judged on (caption
-    /// with hashtags, then comments, joined by ` [SEP] ` as in the seed's training table):
-    /// reviewers' labels as training rows, oldest first.
-    pub async fn review_labels(&self) -> Result<Vec<(String, String, bool)>, StoreError> {
+    /// Every reviewed video's latest review decision (`true`: harmful), oldest first.
+    pub async fn review_decisions(&self) -> Result<Vec<(String, bool)>, StoreError> {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT r.video_id, r.decision FROM reviews r
              WHERE r.id = (SELECT max(id) FROM reviews WHERE video_id = r.video_id)
@@ -118,8 +116,18 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (id, decision) in rows {
+        Ok(rows
+            .into_iter()
+            .map(|(id, decision)| (id, decision == "harmful"))
+            .collect())
+    }
+
+    /// [`Self::review_decisions`] with the text each video was judged on (caption with
+    /// hashtags, then comments, joined by ` [SEP] ` as in the seed's training table):
+    /// reviewers' labels as training rows for the text model.
+    pub async fn review_labels(&self) -> Result<Vec<(String, String, bool)>, StoreError> {
+        let mut out = Vec::new();
+        for (id, harmful) in self.review_decisions().await? {
             let Some(video) = self.get_video(&id).await? else {
                 continue;
             };
@@ -132,10 +140,19 @@ impl SqliteStore {
                 .collect::<Vec<_>>()
                 .join(" [SEP] ");
             if !text.is_empty() {
-                out.push((id, text, decision == "harmful"));
+                out.push((id, text, harmful));
             }
         }
         Ok(out)
+    }
+
+    /// The stored id of a video named by its id or its platform id (labels files use either).
+    pub async fn resolve_video_id(&self, key: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT id FROM videos WHERE id = ?1 OR platform_id = ?1 LIMIT 1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)
     }
 
     /// Review labels recorded after `since`.

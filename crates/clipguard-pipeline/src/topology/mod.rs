@@ -48,6 +48,9 @@ pub struct Pipeline {
     /// The text champion the model thread started on (`None`: the model is off, or no
     /// registry version exists and the built-in head serves).
     pub text_start: Option<crate::analyse::models::TextStart>,
+    /// The registry version of the fusion champion decide started on (`None`: the built-in
+    /// parameters).
+    pub fusion_start: Option<String>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -69,7 +72,8 @@ impl Pipeline {
         let (pool, media) = open_backends(&config).await?;
         let registry = registry::open_registry(&config, &pool, media.clone()).await?;
         let text_start = hot_swap::text_start(&config, registry.as_ref()).await?;
-        let analysers = AnalyserSet::build(&config, text_start.clone()).await?;
+        let (fusion, fusion_start) = hot_swap::fusion_start(&config, registry.as_ref()).await?;
+        let analysers = AnalyserSet::build(&config, text_start.clone(), fusion).await?;
         Ok(Pipeline {
             store: Arc::new(SqliteStore::new(pool.clone())),
             queue: Arc::new(SqliteQueue::new(pool, VIDEOS_TOPIC, config.queue.clone())),
@@ -77,6 +81,7 @@ impl Pipeline {
             registry,
             analysers,
             text_start,
+            fusion_start,
             config,
         })
     }

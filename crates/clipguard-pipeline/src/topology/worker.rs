@@ -313,7 +313,8 @@ pub async fn analyse_and_decide(
         return Err(StageError::internal("preparation produced no input"));
     };
     let outputs = analysers.run(&input).await?;
-    let versions = analysers.versions_used(&outputs);
+    let fusion = analysers.fusion();
+    let versions = analysers.versions_used(&outputs, &fusion);
     Ok(decide(
         DecideContext {
             video_id: &video.id,
@@ -322,7 +323,7 @@ pub async fn analyse_and_decide(
             model_versions: versions,
             notes: prepared.notes,
             latency_ms: started.elapsed().as_millis() as u64,
-            fusion: analysers.fusion(),
+            fusion: &fusion,
         },
         outputs,
     ))

@@ -1,19 +1,126 @@
-//! `eval --model text`: a text model on labelled texts (see `clipguard_train::eval`).
+//! `eval --model text`: a text model on labelled texts (see `clipguard_train::eval`);
+//! `eval --model fusion`: the combiner on labelled videos (see `super::fusion`). Both print the
+//! same summary (`--json`: one object) and write the same plots.
 
-use crate::cli::{EvalArgs, EvalModel};
+use super::fusion::{FusionEvalTarget, eval_fusion};
+use crate::cli::{EvalArgs, EvalModel, FusionLabelArgs};
 use anyhow::{Context, bail};
+use clipguard_core::manifest::names::TEXT;
 use clipguard_core::{Category, Config};
 use clipguard_models::fetch::{self, ModelStore};
 use clipguard_models::text::bundle;
 use clipguard_models::text::encoder::{E5Encoder, EncoderOptions};
 use clipguard_pipeline::analyse::models::text_classifier;
+use clipguard_pipeline::topology::registry::{bundle_cache, open_registry_only};
 use clipguard_train::datasets::{self, CsvSpec};
 use clipguard_train::eval::{EvalSummary, Score, evaluate, pr_curve, predict_all};
+use clipguard_train::metrics::Report;
 use clipguard_train::plots;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 pub async fn eval(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
-    let EvalModel::Text = args.model;
+    let summary = match args.model {
+        EvalModel::Text => eval_text(config, &args).await?,
+        EvalModel::Fusion => {
+            anyhow::ensure!(
+                args.dataset.is_none(),
+                "--model fusion scores stored videos: give reviewers' labels (the default) or --csv FILE --id-col C --label-col L --harmful-values V"
+            );
+            let labels = FusionLabelArgs {
+                labels: args.csv.clone(),
+                id_col: args.id_col.clone(),
+                label_col: args.label_col.clone().unwrap_or_else(|| "label".into()),
+                harmful_values: args
+                    .harmful_values
+                    .clone()
+                    .unwrap_or_else(|| vec!["1".into(), "harmful".into()]),
+            };
+            let target = FusionEvalTarget {
+                bundle: args.bundle.as_deref(),
+                version: args.version.as_deref(),
+            };
+            eval_fusion(
+                &config,
+                target,
+                &labels,
+                args.threshold,
+                args.plots.as_deref(),
+            )
+            .await?
+        }
+    };
+    print_summary(&summary, args.json, args.plots.as_deref())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `pr_curve.svg` and `confusion.svg` into `dir`.
+pub fn write_plots(
+    dir: &Path,
+    title: &str,
+    scores: &[f32],
+    truth: &[bool],
+    report: &Report,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(
+        dir.join("pr_curve.svg"),
+        plots::pr_curve_svg(
+            &format!("PR curve, {title} (AUC {:.3})", report.auc),
+            &pr_curve(scores, truth),
+            Some((report.recall, report.precision)),
+        ),
+    )?;
+    std::fs::write(
+        dir.join("confusion.svg"),
+        plots::confusion_svg(
+            &format!("{title} at {:.3}", report.threshold),
+            report.confusion,
+        ),
+    )?;
+    Ok(())
+}
+
+fn print_summary(summary: &EvalSummary, json: bool, plots: Option<&Path>) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(summary)?);
+        return Ok(());
+    }
+    let r = &summary.report;
+    println!(
+        "{} on {} ({}): n={} F1(harmful)={:.3} P={:.3} R={:.3} AUC={:.3} acc={:.3} threshold={:.3} [{}]",
+        summary.model,
+        summary.dataset,
+        summary.score,
+        r.n,
+        r.f1_harmful,
+        r.precision,
+        r.recall,
+        r.auc,
+        r.accuracy,
+        r.threshold,
+        summary.threshold_source
+    );
+    println!(
+        "  confusion (rows truth safe/harmful, columns predicted safe/harmful): {:?}",
+        r.confusion
+    );
+    if let Some(dir) = plots {
+        println!("  plots: {}/pr_curve.svg, confusion.svg", dir.display());
+    }
+    Ok(())
+}
+
+/// A registered text version (or alias) fetched into the bundle cache.
+async fn registered_text_bundle(config: &Config, version: &str) -> anyhow::Result<PathBuf> {
+    let registry = open_registry_only(config).await?;
+    let version = super::models::resolve(registry.as_ref(), TEXT, version).await?;
+    Ok(registry
+        .fetch(TEXT, &version, &bundle_cache(config))
+        .await?)
+}
+
+async fn eval_text(config: Config, args: &EvalArgs) -> anyhow::Result<EvalSummary> {
     let (path, spec, name) = match (&args.dataset, &args.csv) {
         (Some(dataset), _) => {
             let split = args.split.clone().unwrap_or_default();
@@ -26,7 +133,10 @@ pub async fn eval(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
         (None, Some(csv)) => (
             csv.clone(),
             CsvSpec {
-                text_col: args.text_col.clone().unwrap_or_default(),
+                text_col: args
+                    .text_col
+                    .clone()
+                    .context("--model text with --csv needs --text-col")?,
                 label_col: args.label_col.clone().unwrap_or_default(),
                 harmful_values: args.harmful_values.clone().unwrap_or_default(),
             },
@@ -49,7 +159,10 @@ pub async fn eval(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
                 .map_err(|_| anyhow::anyhow!("--score {other}: not harmful nor a category"))?,
         ),
     };
-    let bundle_dir = args.bundle.clone();
+    let bundle_dir = match &args.version {
+        Some(v) => Some(registered_text_bundle(&config, v).await?),
+        None => args.bundle.clone(),
+    };
     let started = std::time::Instant::now();
     let (predictions, version, head_threshold) = tokio::task::spawn_blocking(move || {
         let classifier = match &bundle_dir {
@@ -92,22 +205,15 @@ pub async fn eval(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
     };
     let (report, oracle) = evaluate(&scores, &truth, threshold);
     if let Some(dir) = &args.plots {
-        std::fs::create_dir_all(dir)?;
-        let title = format!("{} — {name}", args.score);
-        std::fs::write(
-            dir.join("pr_curve.svg"),
-            plots::pr_curve_svg(
-                &format!("PR curve, {title} (AUC {:.3})", report.auc),
-                &pr_curve(&scores, &truth),
-                Some((report.recall, report.precision)),
-            ),
-        )?;
-        std::fs::write(
-            dir.join("confusion.svg"),
-            plots::confusion_svg(&format!("{title} at {threshold:.3}"), report.confusion),
+        write_plots(
+            dir,
+            &format!("{} — {name}", args.score),
+            &scores,
+            &truth,
+            &report,
         )?;
     }
-    let summary = EvalSummary {
+    Ok(EvalSummary {
         report,
         model: version,
         dataset: name,
@@ -115,32 +221,5 @@ pub async fn eval(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
         threshold_source: source,
         oracle_f1: oracle,
         seconds: started.elapsed().as_secs_f64(),
-    };
-    if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
-    } else {
-        let r = &summary.report;
-        println!(
-            "{} on {} ({}): n={} F1(harmful)={:.3} P={:.3} R={:.3} AUC={:.3} acc={:.3} threshold={:.3} [{}]",
-            summary.model,
-            summary.dataset,
-            summary.score,
-            r.n,
-            r.f1_harmful,
-            r.precision,
-            r.recall,
-            r.auc,
-            r.accuracy,
-            r.threshold,
-            summary.threshold_source
-        );
-        println!(
-            "  confusion (rows truth safe/harmful, columns predicted safe/harmful): {:?}",
-            r.confusion
-        );
-        if let Some(dir) = &args.plots {
-            println!("  plots: {}/pr_curve.svg, confusion.svg", dir.display());
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    })
 }

@@ -4,6 +4,7 @@ mod bench;
 mod classify;
 mod doctor;
 mod eval;
+mod fusion;
 mod models;
 mod retrain;
 mod run;

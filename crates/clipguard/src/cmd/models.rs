@@ -62,7 +62,7 @@ fn version_line(v: &RegisteredVersion) -> String {
 }
 
 /// `VERSION` or an alias (`champion`, `challenger`).
-async fn resolve(registry: &dyn Registry, name: &str, version: &str) -> anyhow::Result<String> {
+pub async fn resolve(registry: &dyn Registry, name: &str, version: &str) -> anyhow::Result<String> {
     if version.chars().all(|c| c.is_ascii_digit()) {
         return Ok(version.to_string());
     }

@@ -2,8 +2,11 @@
 //! `<data>/runs/<UTC time>/bundle` (whatever `--out` says), so every candidate stays on disk
 //! beside the registry's copy. Reviewers' labels (the `reviews` table) are exported to
 //! `<run>/reviews.csv` and added to the training rows.
+//!
+//! First, the fusion combiner is refitted on the same labels and put to its own gate (it takes
+//! seconds and needs no dataset); too few labels only skip that step.
 
-use crate::cli::TrainTextArgs;
+use crate::cli::{FusionLabelArgs, TrainFusionArgs, TrainTextArgs};
 use clipguard_core::Config;
 use clipguard_core::manifest::names::TEXT;
 use clipguard_pipeline::topology::open_stores;
@@ -21,6 +24,7 @@ pub async fn retrain(
         .dir
         .join("runs")
         .join(chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string());
+    refit_fusion(&config, &run).await;
     let bundle = run.join("bundle");
     train.out = bundle.clone();
     if let Some(csv) = export_review_labels(&config, &run).await? {
@@ -49,6 +53,31 @@ pub async fn retrain(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `train fusion --promote` on the reviewers' labels into `<run>/fusion`; the outcome is
+/// printed, and a failure does not stop the text model's retraining.
+async fn refit_fusion(config: &Config, run: &std::path::Path) {
+    let fit = clipguard_pipeline::decide::fit::FitOptions::default();
+    let args = TrainFusionArgs {
+        out: Some(run.join("fusion")),
+        folds: fit.folds,
+        iterations: fit.iterations,
+        l2: fit.l2,
+        register: true,
+        promote: true,
+        labels: FusionLabelArgs {
+            labels: None,
+            id_col: "video_id".into(),
+            label_col: "label".into(),
+            harmful_values: vec!["1".into(), "harmful".into()],
+        },
+    };
+    match super::fusion::train_fusion(config.clone(), args).await {
+        Ok(code) if code == ExitCode::SUCCESS => eprintln!("fusion: refitted and promoted"),
+        Ok(_) => eprintln!("fusion: refitted; the gate kept the champion"),
+        Err(e) => eprintln!("fusion: not refitted: {e:#}"),
+    }
 }
 
 /// Reviewers' labels as `<run>/reviews.csv` (`video_id,text,label`), or `None` when there are

@@ -131,9 +131,9 @@ async fn process(pipeline: &Pipeline, once: bool) -> anyhow::Result<()> {
         });
         RunMode::Forever
     };
-    // The text model follows the registry's champion alias while the worker runs.
+    // The text model and fusion follow the registry's champion aliases while the worker runs.
     let (stop_swaps, swaps_stopped) = watch::channel(false);
-    let swapper = hot_swap::spawn_text_watcher(pipeline, swaps_stopped.clone());
+    let swappers = hot_swap::spawn_watchers(pipeline, swaps_stopped.clone());
     let schedule = {
         let pipeline = pipeline.clone();
         tokio::spawn(async move {
@@ -146,9 +146,15 @@ async fn process(pipeline: &Pipeline, once: bool) -> anyhow::Result<()> {
             start.label
         );
     }
+    println!(
+        "fusion: {} (follows the registry's champion)",
+        pipeline.analysers.fusion().version
+    );
     let result = worker.run(mode, stopped).await;
     let _ = stop_swaps.send(true);
-    let _ = swapper.await;
+    for swapper in swappers {
+        let _ = swapper.await;
+    }
     let _ = schedule.await;
     result?;
     bar.finish_and_clear();

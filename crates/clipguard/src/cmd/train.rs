@@ -1,6 +1,7 @@
 //! `train head`: the provisional starter text head (see `clipguard_train::starter`).
 //! `train text`: fine-tuned top e5 layers + head, written as a bundle folder (see
 //! `clipguard_train::finetune` and `clipguard_train::bundle`).
+//! `train fusion`: see `super::fusion`.
 
 use crate::cli::{TrainCommand, TrainTextArgs};
 use anyhow::Context;
@@ -18,6 +19,7 @@ pub async fn train(config: Config, command: TrainCommand) -> anyhow::Result<Exit
     match command {
         TrainCommand::Head { out, vihsd_train } => train_head(config, out, vihsd_train).await,
         TrainCommand::Text(args) => train_text(config, args).await,
+        TrainCommand::Fusion(args) => super::fusion::train_fusion(config, args).await,
     }
 }
 
