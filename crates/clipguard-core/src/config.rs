@@ -31,6 +31,7 @@ pub struct Config {
     pub web: WebConfig,
     pub registry: RegistryConfig,
     pub retrain: RetrainConfig,
+    pub review: crate::stage::ReviewPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -142,6 +143,8 @@ pub struct DecideConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebConfig {
     pub addr: String,
+    pub session_hours: u64,
+    pub max_body_bytes: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

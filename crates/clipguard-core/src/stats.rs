@@ -31,3 +31,14 @@ pub struct VerdictSummary {
     pub top_evidence: Option<String>,
     pub decided_at: String,
 }
+
+/// One line of the system events log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: i64,
+    pub kind: String,
+    pub level: String,
+    pub message: String,
+    pub data: serde_json::Value,
+    pub created_at: String,
+}

@@ -17,8 +17,30 @@ pub fn html(s: &str) -> String {
     out
 }
 
+/// Percent-encodes a path segment (a video id like `tiktok:123` in `/videos/…`).
+pub fn url_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(url_segment("tiktok:123"), "tiktok:123");
+        assert_eq!(url_segment("a/b c?<"), "a%2Fb%20c%3F%3C");
+    }
+
     #[test]
     fn escapes_markup_and_quotes() {
         assert_eq!(

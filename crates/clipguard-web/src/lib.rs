@@ -1,34 +1,92 @@
-//! ClipGuard's web server. Today: the minimal live page of `clipguard run` (counts and the latest
-//! verdicts) and a small JSON API; the full dashboard is #5.
+//! ClipGuard's web server: the pages moderators work in and the JSON API, on one port.
 //!
-//! Everything shown comes from outside (captions are hostile input) and goes through
-//! [`escape::html`]; the server is read-only, so it has nothing to protect with tokens yet.
+//! - `auth/`: who is calling (bearer token or login session) and the role checks; `session.rs`
+//!   logs in and out.
+//! - `api.rs`: `/api/v1` (its operations are listed once in `openapi.rs`, which also serves the
+//!   OpenAPI document); `metrics.rs`: `/metrics` for Prometheus; `/healthz`, `/readyz`.
+//! - `pages.rs` + `assets/`: server-rendered pages with a small script for live updates and
+//!   keyboard review; every outside string goes through `escape::html` (captions are hostile).
+//!
+//! Every response carries a strict Content-Security-Policy (no inline script), request bodies
+//! are bounded, and no route takes SQL or a file path from the browser.
 
+pub mod api;
+pub mod auth;
+pub mod error;
 pub mod escape;
+pub mod media;
+pub mod metrics;
+pub mod models_page;
+pub mod openapi;
 pub mod pages;
+pub mod session;
+pub mod video_page;
 
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Json, Response};
-use axum::routing::get;
-use clipguard_core::stage::{Queue, Store};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use clipguard_core::stage::{Accounts, MediaStore, Queue, ReviewPolicy, Reviews, Store};
+use clipguard_registry::{GatePolicy, Registry};
 use std::future::Future;
 use std::sync::Arc;
 
-/// What the handlers read from.
+/// Settings the handlers read.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    pub review: ReviewPolicy,
+    pub gate: GatePolicy,
+    /// How long a login lasts.
+    pub session_hours: u64,
+    /// The largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+/// What the handlers read from and write to.
 #[derive(Clone)]
 pub struct WebState {
     pub store: Arc<dyn Store>,
     pub queue: Arc<dyn Queue>,
+    pub accounts: Arc<dyn Accounts>,
+    pub reviews: Arc<dyn Reviews>,
+    pub registry: Arc<dyn Registry>,
+    pub media: Arc<dyn MediaStore>,
+    pub settings: Arc<WebSettings>,
 }
 
 pub fn router(state: WebState) -> Router {
+    let limit = state.settings.max_body_bytes;
     Router::new()
-        .route("/", get(index))
+        .route("/", get(pages::monitor))
+        .route("/review", get(pages::review))
+        .route("/videos/{id}", get(video_page::video))
+        .route("/models", get(models_page::models))
+        .route("/media/{id}", get(media::media))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/assets/{file}", get(pages::asset))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/api/v1/stats", get(stats))
-        .route("/api/v1/verdicts/latest", get(latest))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::metrics))
+        .route(
+            "/api/v1/openapi.json",
+            get(|| async { Json(openapi::document()) }),
+        )
+        .route("/api/v1/stats", get(api::stats))
+        .route("/api/v1/verdicts/latest", get(api::latest))
+        .route("/api/v1/videos/{id}", get(api::video))
+        .route("/api/v1/videos/{id}/reviews", post(api::add_review))
+        .route("/api/v1/reviews/queue", get(api::review_queue))
+        .route("/api/v1/reviews/claim", post(api::claim))
+        .route("/api/v1/reviews/stats", get(api::reviewer_stats))
+        .route("/api/v1/models", get(api::models))
+        .route("/api/v1/models/{name}/audit", get(api::audit))
+        .route("/api/v1/models/{name}/promote", post(api::promote))
+        .route("/api/v1/models/{name}/rollback", post(api::rollback))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
 
@@ -43,50 +101,28 @@ pub async fn serve(
         .await
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        format!("store unavailable: {e}"),
-    )
-        .into_response()
-}
-
-async fn stats(State(s): State<WebState>) -> Response {
-    let queue = match s.queue.stats().await {
-        Ok(q) => q,
-        Err(e) => return internal(e),
-    };
+/// Ready when the store answers.
+async fn readyz(State(s): State<WebState>) -> Response {
     match s.store.verdict_stats().await {
-        Ok(v) => Json(serde_json::json!({ "queue": queue, "verdicts": v })).into_response(),
-        Err(e) => internal(e),
+        Ok(_) => "ready".into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")).into_response(),
     }
 }
 
-#[derive(serde::Deserialize)]
-struct LatestQuery {
-    limit: Option<u32>,
-}
-
-async fn latest(State(s): State<WebState>, Query(q): Query<LatestQuery>) -> Response {
-    match s
-        .store
-        .latest_verdicts(q.limit.unwrap_or(50).min(500))
-        .await
-    {
-        Ok(rows) => Json(rows).into_response(),
-        Err(e) => internal(e),
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+             img-src 'self' data:; media-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
     }
-}
-
-async fn index(State(s): State<WebState>) -> Response {
-    let (queue, verdicts, latest) = match (
-        s.queue.stats().await,
-        s.store.verdict_stats().await,
-        s.store.latest_verdicts(50).await,
-    ) {
-        (Ok(q), Ok(v), Ok(l)) => (q, v, l),
-        (Err(e), _, _) => return internal(e),
-        (_, Err(e), _) | (_, _, Err(e)) => return internal(e),
-    };
-    Html(pages::index(&queue, &verdicts, &latest)).into_response()
+    response
 }

@@ -1,6 +1,15 @@
-//! The minimal page: counts and the latest verdicts, refreshed every few seconds.
+//! Server-rendered pages. Each is one function from data to HTML; the handlers check the
+//! caller (no session → the login page) and fetch the data. Scripts are files in `assets/`
+//! (the CSP forbids inline script); they read the CSRF token from `<meta name="csrf">` and build
+//! the DOM with `textContent`, never `innerHTML`, so hostile captions stay text.
 
-use crate::escape::html;
+use crate::WebState;
+use crate::auth::{AuthError, Caller};
+use crate::escape::{html, url_segment};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use clipguard_core::stage::Role;
 use clipguard_core::stats::{QueueStats, VerdictStats, VerdictSummary};
 use std::fmt::Write;
 
@@ -12,14 +21,134 @@ th,td{border-bottom:1px solid #e5e8ee;padding:.35rem .5rem;text-align:left;verti
 .harmful{color:#b3261e;font-weight:600}.failed{color:#8a5a00;font-weight:600}.safe{color:#1e6b34}
 .muted{color:#667}";
 
+/// The frame every signed-in page shares: navigation, who is signed in, the CSRF token.
+pub(crate) fn shell(title: &str, caller: &Caller, body: &str, script: Option<&str>) -> String {
+    let csrf = caller.csrf.as_deref().unwrap_or("");
+    let script = script
+        .map(|s| format!("<script src=\"/assets/{s}\" defer></script>"))
+        .unwrap_or_default();
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"csrf\" content=\"{}\"><title>{} · ClipGuard</title>\
+         <style>{STYLE}</style><script src=\"/assets/common.js\" defer></script>{script}</head><body>\
+         <nav><a href=\"/\">Monitor</a> · <a href=\"/review\">Review</a> · <a href=\"/models\">Models</a>\
+         <span class=\"muted\"> · signed in as <b id=\"who\">{}</b> ({})</span> \
+         <button id=\"logout\" type=\"button\">Sign out</button></nav>{body}</body></html>",
+        html(csrf),
+        html(title),
+        html(&caller.principal.name),
+        caller.principal.role,
+    )
+}
+
+/// Why a page is not shown: no session (→ the login page) or not allowed.
+pub(crate) enum Denied {
+    Login,
+    Auth(AuthError),
+    NotFound(String),
+}
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        match self {
+            Denied::Login => Redirect::to("/login").into_response(),
+            Denied::Auth(e) => e.into_response(),
+            Denied::NotFound(m) => {
+                (StatusCode::NOT_FOUND, Html(format!("<p>{}</p>", html(&m)))).into_response()
+            }
+        }
+    }
+}
+
+/// The caller, if signed in with at least `role`.
+pub(crate) fn signed_in(caller: Result<Caller, AuthError>, role: Role) -> Result<Caller, Denied> {
+    match caller {
+        Ok(c) => c.require(role).map(|()| c).map_err(Denied::Auth),
+        Err(AuthError::Unauthenticated) => Err(Denied::Login),
+        Err(e) => Err(Denied::Auth(e)),
+    }
+}
+
+pub fn login(error: Option<&str>) -> String {
+    let error = error
+        .map(|e| format!("<p class=\"harmful\" id=\"error\">{}</p>", html(e)))
+        .unwrap_or_default();
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in · ClipGuard</title>\
+         <style>{STYLE}</style></head><body><h1>ClipGuard</h1>{error}\
+         <form method=\"post\" action=\"/login\"><p><label>Name <input name=\"name\" id=\"name\" autocomplete=\"username\" required autofocus></label></p>\
+         <p><label>Password <input name=\"password\" id=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
+         <p><button type=\"submit\" id=\"signin\">Sign in</button></p></form></body></html>"
+    )
+}
+
+pub async fn monitor(State(s): State<WebState>, caller: Result<Caller, AuthError>) -> Response {
+    let caller = match signed_in(caller, Role::Viewer) {
+        Ok(c) => c,
+        Err(denied) => return denied.into_response(),
+    };
+    let (queue, verdicts, latest) = match (
+        s.queue.stats().await,
+        s.store.verdict_stats().await,
+        s.store.latest_verdicts(50).await,
+    ) {
+        (Ok(q), Ok(v), Ok(l)) => (q, v, l),
+        _ => return (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response(),
+    };
+    Html(shell(
+        "Monitor",
+        &caller,
+        &index(&queue, &verdicts, &latest),
+        Some("monitor.js"),
+    ))
+    .into_response()
+}
+
+pub async fn review(caller: Result<Caller, AuthError>) -> Response {
+    let caller = match signed_in(caller, Role::Viewer) {
+        Ok(c) => c,
+        Err(denied) => return denied.into_response(),
+    };
+    let body = "<h1>Review</h1>\
+        <p class=\"muted\">Keys: <b>h</b> harmful · <b>s</b> safe · <b>n</b> next. Categories apply to harmful decisions.</p>\
+        <div id=\"status\" class=\"muted\">Loading…</div>\
+        <div id=\"item\" hidden><h2 id=\"video-id\"></h2><p>score <b id=\"score\"></b> · <span id=\"reason\"></span></p>\
+        <p id=\"caption\"></p><ul id=\"evidence\"></ul>\
+        <p><label><input type=\"checkbox\" name=\"category\" value=\"sexual\"> sexual</label> \
+        <label><input type=\"checkbox\" name=\"category\" value=\"violence\"> violence</label> \
+        <label><input type=\"checkbox\" name=\"category\" value=\"hate_harassment\"> hate / harassment</label> \
+        <label><input type=\"checkbox\" name=\"category\" value=\"dangerous_illegal\"> dangerous / illegal</label> \
+        <label><input type=\"checkbox\" name=\"category\" value=\"self_harm\"> self-harm</label></p>\
+        <p><label>Note <input id=\"note\" maxlength=\"2000\" size=\"60\"></label></p>\
+        <p><button id=\"harmful\" type=\"button\">Harmful (h)</button> <button id=\"safe\" type=\"button\">Safe (s)</button> \
+        <button id=\"next\" type=\"button\">Next (n)</button></p></div>";
+    Html(shell("Review", &caller, body, Some("review.js"))).into_response()
+}
+
+/// The embedded static files.
+pub async fn asset(Path(file): Path<String>) -> Response {
+    let body = match file.as_str() {
+        "common.js" => include_str!("../assets/common.js"),
+        "monitor.js" => include_str!("../assets/monitor.js"),
+        "review.js" => include_str!("../assets/review.js"),
+        "video.js" => include_str!("../assets/video.js"),
+        "models.js" => include_str!("../assets/models.js"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The monitor's body: counts and the latest verdicts.
 pub fn index(queue: &QueueStats, v: &VerdictStats, latest: &[VerdictSummary]) -> String {
     let mut page = String::with_capacity(8192);
-    let _ = write!(
-        page,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta http-equiv=\"refresh\" content=\"5\"><title>ClipGuard</title>\
-         <style>{STYLE}</style></head><body><h1>ClipGuard — live</h1><div class=\"cards\">"
-    );
+    page.push_str("<h1>ClipGuard — live</h1><div class=\"cards\">");
     for (label, n) in [
         ("videos", v.videos),
         ("processed", v.processed),
@@ -56,8 +185,9 @@ pub fn index(queue: &QueueStats, v: &VerdictStats, latest: &[VerdictSummary]) ->
         let caption: String = row.caption.chars().take(140).collect();
         let _ = write!(
             page,
-            "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{score}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td><a href=\"/videos/{}\">{}</a></td><td class=\"{}\">{}</td><td>{score}</td><td>{}</td><td>{}</td></tr>",
             html(&row.decided_at),
+            url_segment(&row.video_id),
             html(&row.video_id),
             html(&row.label),
             html(&row.label),
@@ -65,7 +195,7 @@ pub fn index(queue: &QueueStats, v: &VerdictStats, latest: &[VerdictSummary]) ->
             html(why),
         );
     }
-    page.push_str("</tbody></table><p class=\"muted\">Refreshes every 5 s · JSON: <a href=\"/api/v1/stats\">/api/v1/stats</a>, <a href=\"/api/v1/verdicts/latest\">/api/v1/verdicts/latest</a></p></body></html>");
+    page.push_str("</tbody></table><p class=\"muted\">Counts update live · JSON: <a href=\"/api/v1/stats\">/api/v1/stats</a>, <a href=\"/api/v1/verdicts/latest\">/api/v1/verdicts/latest</a></p>");
     page
 }
 

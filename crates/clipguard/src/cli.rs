@@ -88,6 +88,17 @@ pub enum Command {
     /// the confusion matrix at the model's threshold (tuned on validation data, never on the
     /// evaluated split); PR curve and confusion matrix as SVG with --plots.
     Eval(EvalArgs),
+    /// Serve the pages and the API alone (no worker), until Ctrl-C.
+    Serve {
+        /// Address (overrides web.addr).
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: Option<String>,
+    },
+    /// People who use the pages and the API.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Analyse one file or URL without the queue or the store and print the verdict.
     /// Exit code: 0 when the verdict is `ok`, 2 when it is `failed`.
     Classify {
@@ -96,6 +107,28 @@ pub enum Command {
         /// Print the verdict as one JSON object.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user or change its role and password (generated and printed unless
+    /// --password-stdin).
+    Add {
+        name: String,
+        /// viewer, reviewer or admin
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Read the password from stdin
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Print a new API token for a user (`Authorization: Bearer <token>`); it takes the user's
+    /// role.
+    Token {
+        name: String,
+        #[arg(long, default_value = "")]
+        label: String,
     },
 }
 

@@ -9,6 +9,10 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// The pages and the API (#5): its own file, the same test binary.
+#[path = "cli/web.rs"]
+mod web;
+
 const BIN: &str = env!("CARGO_BIN_EXE_clipguard");
 
 /// For tests about the queue, the store and the page rather than the analysers: skip the slow
@@ -317,79 +321,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).ok()?;
-    Some(body)
-}
-
-#[test]
-fn run_serves_the_live_page_and_stops_cleanly_on_sigterm() {
-    let data = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = Command::new(BIN)
-        .arg("--data")
-        .arg(data.path())
-        .args(["run", "--addr", &addr, samples().to_str().unwrap()])
-        .envs(FAST)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let total = manifest().len();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let stats = loop {
-        assert!(
-            Instant::now() < deadline,
-            "the page never showed every verdict"
-        );
-        if let Some(resp) = http_get(port, "/api/v1/stats")
-            && let Some(body) = resp.split("\r\n\r\n").nth(1)
-            && let Ok(v) = serde_json::from_str::<serde_json::Value>(body)
-            && v["verdicts"]["processed"] == total
-        {
-            break v;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    assert_eq!(stats["verdicts"]["failed"], 2);
-    let page = http_get(port, "/").unwrap();
-    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
-    assert!(
-        page.contains(&format!("<b id=\"processed\">{total}</b>")),
-        "{page}"
-    );
-    assert!(page.contains("tiktok:7400000000000000013"));
-    assert!(!page.contains("<script"), "captions must be escaped");
-    assert!(http_get(port, "/healthz").unwrap().ends_with("ok"));
-
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let code = loop {
-        if let Some(code) = child.try_wait().unwrap() {
-            break code;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "clipguard did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(code.success(), "{code:?}");
 }
 
 #[test]

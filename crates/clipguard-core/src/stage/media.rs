@@ -49,4 +49,34 @@ pub trait MediaStore: Send + Sync {
     async fn local_copy(&self, key: &str) -> Result<LocalMedia, MediaError>;
     /// A human-readable location, for `doctor` and logs.
     fn describe(&self) -> String;
+
+    /// Bytes `start..end` (`end` exclusive, clamped to the size; `None`: to the end) and the
+    /// object's size — what the dashboard's player asks for with HTTP range requests. The
+    /// default reads the local copy; remote stores can fetch just the range.
+    async fn read_range(
+        &self,
+        key: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<(Vec<u8>, u64), MediaError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let local = self.local_copy(key).await?;
+        let path = local.path.clone();
+        let read = move || -> std::io::Result<(Vec<u8>, u64)> {
+            let mut file = std::fs::File::open(&path)?;
+            let size = file.metadata()?.len();
+            let end = end.unwrap_or(size).min(size);
+            let start = start.min(end);
+            file.seek(SeekFrom::Start(start))?;
+            let mut buf = vec![0u8; (end - start) as usize];
+            file.read_exact(&mut buf)?;
+            Ok((buf, size))
+        };
+        let result = read();
+        drop(local);
+        result.map_err(|e| MediaError::Read {
+            path: key.to_string(),
+            message: e.to_string(),
+        })
+    }
 }

@@ -2,12 +2,16 @@
 //! store, local media folder) live in `clipguard-pipeline`; the scale-out ones (Kafka, Postgres,
 //! S3) implement the same traits, so the worker loop never knows which it talks to.
 
+pub mod accounts;
 pub mod analyser;
 pub mod media;
 pub mod queue;
+pub mod reviews;
 pub mod store;
 
+pub use accounts::{Accounts, Principal, Role, Session};
 pub use analyser::{Analyser, AnalyserOutput, AnalysisInput, AudioClip, Frame, MediaProbe};
 pub use media::{LocalMedia, MediaError, MediaStore};
 pub use queue::{Delivery, Queue, QueueError, QueueMessage, RetryOutcome};
+pub use reviews::{NewReview, Review, ReviewItem, ReviewPolicy, Reviews};
 pub use store::{InsertOutcome, Store, StoreError};

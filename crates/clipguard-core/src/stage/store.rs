@@ -1,7 +1,7 @@
 //! The store of videos, verdicts, reviews and events.
 
 use crate::error::{Classify, ErrorClass};
-use crate::stats::{VerdictStats, VerdictSummary};
+use crate::stats::{Event, VerdictStats, VerdictSummary};
 use crate::{Verdict, Video};
 use async_trait::async_trait;
 
@@ -47,6 +47,8 @@ pub trait Store: Send + Sync {
     async fn videos_without_verdict(&self, limit: u32) -> Result<Vec<String>, StoreError>;
     async fn verdict_stats(&self) -> Result<VerdictStats, StoreError>;
     async fn latest_verdicts(&self, limit: u32) -> Result<Vec<VerdictSummary>, StoreError>;
+    /// The newest events, optionally only those about one video (`data.video_id`).
+    async fn events(&self, video_id: Option<&str>, limit: u32) -> Result<Vec<Event>, StoreError>;
     /// Appends to the system events log (shown by the dashboard).
     async fn log_event(
         &self,

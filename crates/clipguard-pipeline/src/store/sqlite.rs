@@ -3,7 +3,7 @@
 use crate::sqlite::now_text;
 use async_trait::async_trait;
 use clipguard_core::stage::{InsertOutcome, Store, StoreError};
-use clipguard_core::stats::{VerdictStats, VerdictSummary};
+use clipguard_core::stats::{Event, VerdictStats, VerdictSummary};
 use clipguard_core::{Verdict, VerdictStatus, Video, WeakLabel};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
@@ -13,15 +13,18 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-fn backend(e: sqlx::Error) -> StoreError {
+pub(super) fn backend(e: sqlx::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T, StoreError> {
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(
+    column: &str,
+    text: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
@@ -181,6 +184,31 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn events(&self, video_id: Option<&str>, limit: u32) -> Result<Vec<Event>, StoreError> {
+        let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(
+            "SELECT id, kind, level, message, data, created_at FROM events
+             WHERE ?1 IS NULL OR json_extract(data, '$.video_id') = ?1
+             ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(video_id)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.into_iter()
+            .map(|(id, kind, level, message, data, created_at)| {
+                Ok(Event {
+                    id,
+                    kind,
+                    level,
+                    message,
+                    data: from_json("events.data", &data)?,
+                    created_at,
+                })
+            })
+            .collect()
+    }
+
     async fn insert_video(&self, v: &Video) -> Result<InsertOutcome, StoreError> {
         if let Some(hash) = &v.content_hash {
             let existing: Option<String> =

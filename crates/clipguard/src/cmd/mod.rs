@@ -10,6 +10,8 @@ mod retrain;
 mod run;
 mod status;
 mod train;
+mod users;
+mod web;
 
 use crate::cli::{Cli, Command, Global};
 use anyhow::Context;
@@ -42,6 +44,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Models { command } => models::models(config, command).await,
         Command::Bench { command, json } => bench::bench(config, command, json).await,
         Command::Eval(args) => eval::eval(config, args).await,
+        Command::Serve { addr } => web::serve(config, addr).await,
+        Command::Users { command } => users::users(config, command).await,
         Command::Classify { target, json } => classify::classify(config, &target, json).await,
     }
 }

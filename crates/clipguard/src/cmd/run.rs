@@ -1,7 +1,6 @@
 //! `run`, `ingest` and `worker`: the same stages, started alone or together.
 
 use crate::progress;
-use anyhow::Context;
 use clipguard_core::Config;
 use clipguard_core::stage::{Queue, Store};
 use clipguard_pipeline::topology::{IngestReport, hot_swap, retrain};
@@ -62,7 +61,7 @@ pub async fn run(
     }
     let pipeline = Pipeline::open(config).await?;
     let (stop_web, web_stopped) = watch::channel(false);
-    let web = start_web(&pipeline, web_stopped, once).await?;
+    let web = super::web::start_web(&pipeline, web_stopped, once).await?;
     let report = ingest_sources(&pipeline, specs).await?;
     print_ingest(&report);
     process(&pipeline, once).await?;
@@ -71,41 +70,6 @@ pub async fn run(
         let _ = web.await;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Starts the page server unless `web.addr` is empty. With `--once` a busy port is a warning
-/// (the batch still runs); when serving, it is an error.
-async fn start_web(
-    pipeline: &Pipeline,
-    mut stop: watch::Receiver<bool>,
-    once: bool,
-) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
-    let addr = pipeline.config.web.addr.trim().to_string();
-    if addr.is_empty() {
-        return Ok(None);
-    }
-    let listener = match tokio::net::TcpListener::bind(&addr).await {
-        Ok(l) => l,
-        Err(e) if once => {
-            eprintln!("warning: page server not started on {addr}: {e}");
-            return Ok(None);
-        }
-        Err(e) => return Err(e).with_context(|| format!("binding the page server to {addr}")),
-    };
-    let local = listener.local_addr()?;
-    println!("page: http://{local}/");
-    let state = clipguard_web::WebState {
-        store: pipeline.store_dyn(),
-        queue: pipeline.queue_dyn(),
-    };
-    Ok(Some(tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stop.wait_for(|s| *s).await;
-        };
-        if let Err(e) = clipguard_web::serve(listener, state, shutdown).await {
-            eprintln!("page server stopped: {e}");
-        }
-    })))
 }
 
 /// Runs the worker: until the queue is empty with `once`, else until Ctrl-C / SIGTERM.
@@ -183,7 +147,7 @@ async fn process(pipeline: &Pipeline, once: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+pub async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

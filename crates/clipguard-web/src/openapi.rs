@@ -1,0 +1,158 @@
+//! The OpenAPI 3.0 document served at `/api/v1/openapi.json`. [`ROUTES`] is the one list of the
+//! API's operations (path, method, role, summary); the document is generated from it, and the
+//! API tests walk it to prove every mutating operation refuses callers without the right role.
+
+use serde_json::{Value, json};
+
+/// One API operation.
+#[derive(Debug, Clone, Copy)]
+pub struct Operation {
+    pub path: &'static str,
+    pub method: &'static str,
+    /// The least role allowed.
+    pub role: &'static str,
+    pub summary: &'static str,
+    /// A JSON request body example (mutating operations).
+    pub body: Option<&'static str>,
+}
+
+pub const ROUTES: &[Operation] = &[
+    op(
+        "/api/v1/stats",
+        "get",
+        "viewer",
+        "Counts: videos, verdicts by outcome, queue depth, dead letters",
+        None,
+    ),
+    op(
+        "/api/v1/verdicts/latest",
+        "get",
+        "viewer",
+        "The latest verdicts (?limit=, at most 500)",
+        None,
+    ),
+    op(
+        "/api/v1/videos/{id}",
+        "get",
+        "viewer",
+        "A video with its latest verdict and its reviews",
+        None,
+    ),
+    op(
+        "/api/v1/reviews/queue",
+        "get",
+        "viewer",
+        "Unreviewed uncertain verdicts and the audit sample, most uncertain first",
+        None,
+    ),
+    op(
+        "/api/v1/reviews/claim",
+        "post",
+        "reviewer",
+        "Claim the next review item (204 when the queue is empty)",
+        Some("{}"),
+    ),
+    op(
+        "/api/v1/videos/{id}/reviews",
+        "post",
+        "reviewer",
+        "Decide a video: harmful or safe, categories, note",
+        Some(r#"{"decision":"harmful","categories":["violence"],"note":""}"#),
+    ),
+    op(
+        "/api/v1/reviews/stats",
+        "get",
+        "viewer",
+        "Reviews per reviewer",
+        None,
+    ),
+    op(
+        "/api/v1/models",
+        "get",
+        "viewer",
+        "Registered models: versions, aliases, metrics",
+        None,
+    ),
+    op(
+        "/api/v1/models/{name}/audit",
+        "get",
+        "viewer",
+        "The promotion gate's decisions for a model",
+        None,
+    ),
+    op(
+        "/api/v1/models/{name}/promote",
+        "post",
+        "admin",
+        "Run the promotion gate on a version (or force it with a reason)",
+        Some(r#"{"version":"1"}"#),
+    ),
+    op(
+        "/api/v1/models/{name}/rollback",
+        "post",
+        "admin",
+        "Put the previous champion back",
+        Some("{}"),
+    ),
+];
+
+const fn op(
+    path: &'static str,
+    method: &'static str,
+    role: &'static str,
+    summary: &'static str,
+    body: Option<&'static str>,
+) -> Operation {
+    Operation {
+        path,
+        method,
+        role,
+        summary,
+        body,
+    }
+}
+
+pub fn document() -> Value {
+    let mut paths = serde_json::Map::new();
+    for o in ROUTES {
+        let entry = paths.entry(o.path.to_string()).or_insert_with(|| json!({}));
+        let mut operation = json!({
+            "summary": o.summary,
+            "description": format!("Needs the `{}` role.", o.role),
+            "security": [{ "bearer": [] }, { "session": [] }],
+            "responses": {
+                "200": { "description": "OK", "content": { "application/json": { "schema": {} } } },
+                "401": { "description": "No valid token or session" },
+                "403": { "description": "The role is too low, or the CSRF token is missing" }
+            }
+        });
+        let params: Vec<Value> = o
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        if !params.is_empty() {
+            operation["parameters"] = Value::Array(params);
+        }
+        if let Some(example) = o.body {
+            operation["requestBody"] = json!({
+                "required": true,
+                "content": { "application/json": {
+                    "schema": { "type": "object" },
+                    "example": serde_json::from_str::<Value>(example).unwrap_or(Value::Null)
+                } }
+            });
+        }
+        entry[o.method] = operation;
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": { "title": "ClipGuard API", "version": env!("CARGO_PKG_VERSION") },
+        "paths": paths,
+        "components": { "securitySchemes": {
+            "bearer": { "type": "http", "scheme": "bearer" },
+            "session": { "type": "apiKey", "in": "cookie", "name": "cg_session" }
+        } }
+    })
+}
