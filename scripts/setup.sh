@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what ClipGuard needs on a fresh Debian/Ubuntu machine, and nothing that is already
-# there: ffmpeg (decode, frames, audio), tesseract with Vietnamese and English (on-screen
+# there (with --test, also what the tests need): ffmpeg (decode, frames, audio), tesseract with Vietnamese and English (on-screen
 # text), espeak-ng and fonts (sample media), pip and venv (model wheels; the MLflow and
 # Airflow test venvs), a Rust toolchain check. Safe to run again: it only acts on what is missing.
 set -euo pipefail
@@ -20,6 +20,11 @@ python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 # The MLflow and Airflow test servers run from private venvs (scripts/mlflow-venv.sh,
 # scripts/airflow-venv.sh).
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
+# `setup.sh --test`: what only the tests need — headless Chromium for the dashboard's browser
+# tests.
+if [ "${1:-}" = "--test" ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
   # shellcheck disable=SC2207

@@ -9,7 +9,11 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The pages and the API (#5): its own file, the same test binary.
+/// The pages and the API (#5): their own files, the same test binary.
+#[path = "cli/browser.rs"]
+mod browser;
+#[path = "cli/cdp.rs"]
+mod cdp;
 #[path = "cli/web.rs"]
 mod web;
 

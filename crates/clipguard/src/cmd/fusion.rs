@@ -54,7 +54,11 @@ pub async fn labelled_set(
                     pairs.push((id, row.harmful));
                 }
             }
-            (pairs, path.display().to_string())
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string());
+            (pairs, name)
         }
     };
     let mut videos = Vec::new();

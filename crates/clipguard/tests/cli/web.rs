@@ -40,7 +40,7 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
-fn get_json(port: u16, path: &str, token: &str) -> serde_json::Value {
+pub fn get_json(port: u16, path: &str, token: &str) -> serde_json::Value {
     let auth = bearer(token);
     let (status, _, body) = http(port, "GET", path, &[("Authorization", &auth)], "");
     assert_eq!(status, 200, "GET {path}: {body}");
@@ -63,7 +63,7 @@ fn post_json(port: u16, path: &str, token: &str, body: &str) -> (u16, String) {
 }
 
 /// Creates a user and returns (password, API token).
-fn user(data: &Path, name: &str, role: &str) -> (String, String) {
+pub fn user(data: &Path, name: &str, role: &str) -> (String, String) {
     let out = ok(&clipguard(
         data,
         &["users", "add", name, "--role", role],
