@@ -8,6 +8,7 @@ pub mod category;
 pub mod config;
 pub mod error;
 pub mod manifest;
+pub mod monitor;
 pub mod stage;
 pub mod stats;
 pub mod verdict;

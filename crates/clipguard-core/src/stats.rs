@@ -9,6 +9,9 @@ pub struct QueueStats {
     /// Of those, how many are leased by a worker right now.
     pub in_flight: u64,
     pub dead_letters: u64,
+    /// Age of the oldest waiting message, in seconds (`None`: nothing waits).
+    #[serde(default)]
+    pub lag_secs: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

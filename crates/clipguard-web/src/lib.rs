@@ -14,6 +14,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod escape;
+pub mod live;
 pub mod media;
 pub mod metrics;
 pub mod models_page;
@@ -54,6 +55,8 @@ pub struct WebState {
     pub registry: Arc<dyn Registry>,
     pub media: Arc<dyn MediaStore>,
     pub settings: Arc<WebSettings>,
+    /// Turns true when the server stops: long-lived responses (the event stream) end.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 pub fn router(state: WebState) -> Router {
@@ -75,6 +78,8 @@ pub fn router(state: WebState) -> Router {
             get(|| async { Json(openapi::document()) }),
         )
         .route("/api/v1/stats", get(api::stats))
+        .route("/api/v1/monitor", get(live::monitor))
+        .route("/api/v1/stream", get(live::stream))
         .route("/api/v1/verdicts/latest", get(api::latest))
         .route("/api/v1/videos/{id}", get(api::video))
         .route("/api/v1/videos/{id}/reviews", post(api::add_review))

@@ -19,7 +19,10 @@ h1{font-size:1.4rem}.cards{display:flex;gap:.75rem;flex-wrap:wrap;margin-bottom:
 .card b{display:block;font-size:1.5rem}table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{border-bottom:1px solid #e5e8ee;padding:.35rem .5rem;text-align:left;vertical-align:top}
 .harmful{color:#b3261e;font-weight:600}.failed{color:#8a5a00;font-weight:600}.safe{color:#1e6b34}
-.muted{color:#667}";
+.muted{color:#667}.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:1rem}
+figure{margin:0;border:1px solid #e5e8ee;border-radius:8px;padding:.5rem}figcaption{font-size:.85rem;color:#445}
+svg{width:100%;height:auto}.bar-harmful{fill:#b3261e}.bar-safe{fill:#1e6b34}.bar-failed{fill:#c98a00}.bar{fill:#3b5bdb}
+.line{fill:none;stroke:#3b5bdb;stroke-width:2}.axis{font-size:10px;fill:#667}nav{margin-bottom:1rem}";
 
 /// The frame every signed-in page shares: navigation, who is signed in, the CSRF token.
 pub(crate) fn shell(title: &str, caller: &Caller, body: &str, script: Option<&str>) -> String {
@@ -165,6 +168,27 @@ pub fn index(queue: &QueueStats, v: &VerdictStats, latest: &[VerdictSummary]) ->
             label.replace(' ', "-")
         );
     }
+    for (id, label) in [
+        ("harmful-rate", "harmful rate"),
+        ("throughput", "verdicts / min"),
+        ("latency-p50", "latency p50"),
+        ("latency-p95", "latency p95"),
+        ("lag", "queue lag"),
+        ("agreement", "modalities agree"),
+    ] {
+        let _ = write!(
+            page,
+            "<div class=\"card\"><b id=\"{id}\">—</b>{label}</div>"
+        );
+    }
+    page.push_str(
+        "</div><div class=\"charts\">\
+         <figure><figcaption>Verdicts per minute, last hour (harmful · safe · failed)</figcaption><svg id=\"chart-volume\" viewBox=\"0 0 600 160\"></svg></figure>\
+         <figure><figcaption>Ingest → verdict latency per minute (median, s)</figcaption><svg id=\"chart-latency\" viewBox=\"0 0 600 160\"></svg></figure>\
+         <figure><figcaption>Harmful score histogram</figcaption><svg id=\"chart-scores\" viewBox=\"0 0 600 160\"></svg></figure>\
+         <figure><figcaption>Harmful videos per category</figcaption><svg id=\"chart-categories\" viewBox=\"0 0 600 160\"></svg></figure>\
+         </div><div>",
+    );
     page.push_str(
         "</div><table><thead><tr><th>decided (UTC)</th><th>video</th><th>verdict</th>\
          <th>score</th><th>caption</th><th>why</th></tr></thead><tbody>",

@@ -47,6 +47,12 @@ pub trait Store: Send + Sync {
     async fn videos_without_verdict(&self, limit: u32) -> Result<Vec<String>, StoreError>;
     async fn verdict_stats(&self) -> Result<VerdictStats, StoreError>;
     async fn latest_verdicts(&self, limit: u32) -> Result<Vec<VerdictSummary>, StoreError>;
+    /// Verdicts decided since `since` (newest first, at most `limit`), for the live monitor.
+    async fn verdict_points(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<Vec<crate::monitor::VerdictPoint>, StoreError>;
     /// The newest events, optionally only those about one video (`data.video_id`).
     async fn events(&self, video_id: Option<&str>, limit: u32) -> Result<Vec<Event>, StoreError>;
     /// Appends to the system events log (shown by the dashboard).

@@ -221,7 +221,8 @@ impl Queue for SqliteQueue {
             "SELECT
                 coalesce(sum(state IN ('ready', 'leased')), 0) AS depth,
                 coalesce(sum(state = 'leased' AND visible_at > ?2), 0) AS in_flight,
-                coalesce(sum(state = 'dead'), 0) AS dead
+                coalesce(sum(state = 'dead'), 0) AS dead,
+                min(CASE WHEN state IN ('ready', 'leased') THEN created_at END) AS oldest
              FROM queue_messages WHERE topic = ?1",
         )
         .bind(&self.topic)
@@ -233,6 +234,9 @@ impl Queue for SqliteQueue {
             depth: row.get::<i64, _>("depth") as u64,
             in_flight: row.get::<i64, _>("in_flight") as u64,
             dead_letters: row.get::<i64, _>("dead") as u64,
+            lag_secs: row
+                .get::<Option<i64>, _>("oldest")
+                .map(|oldest| (now_ms() - oldest).max(0) as f64 / 1000.0),
         })
     }
 }

@@ -3,6 +3,7 @@
 use crate::sqlite::now_text;
 use async_trait::async_trait;
 use clipguard_core::stage::{InsertOutcome, Store, StoreError};
+use clipguard_core::monitor::VerdictPoint;
 use clipguard_core::stats::{Event, VerdictStats, VerdictSummary};
 use clipguard_core::{Verdict, VerdictStatus, Video, WeakLabel};
 use sqlx::sqlite::SqliteRow;
@@ -184,6 +185,42 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn verdict_points(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<Vec<VerdictPoint>, StoreError> {
+        type Row = (String, String, String, Option<i64>, Option<f64>, String, String);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT vd.decided_at, v.ingested_at, vd.status, vd.harmful, vd.harmful_score,
+                    vd.categories, vd.modalities
+             FROM verdicts vd JOIN videos v ON v.id = vd.video_id
+             WHERE vd.decided_at >= ?1 ORDER BY vd.decided_at DESC LIMIT ?2",
+        )
+        .bind(since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let time = |column: &str, t: &str| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|e| StoreError::Corrupt(format!("{column} `{t}`: {e}")))
+        };
+        rows.into_iter()
+            .map(|(decided, ingested, status, harmful, score, categories, modalities)| {
+                Ok(VerdictPoint {
+                    decided_at: time("verdicts.decided_at", &decided)?,
+                    ingested_at: time("videos.ingested_at", &ingested)?,
+                    harmful: (status == "ok").then_some(harmful == Some(1)),
+                    score: score.map(|s| s as f32),
+                    categories: from_json("verdicts.categories", &categories)?,
+                    modalities: from_json("verdicts.modalities", &modalities)?,
+                })
+            })
+            .collect()
+    }
+
     async fn events(&self, video_id: Option<&str>, limit: u32) -> Result<Vec<Event>, StoreError> {
         let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(
             "SELECT id, kind, level, message, data, created_at FROM events

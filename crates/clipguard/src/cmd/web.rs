@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::sync::watch;
 
-fn state(pipeline: &Pipeline) -> WebState {
+fn state(pipeline: &Pipeline, stopping: watch::Receiver<bool>) -> WebState {
     let config = &pipeline.config;
     WebState {
         store: pipeline.store_dyn(),
@@ -28,6 +28,7 @@ fn state(pipeline: &Pipeline) -> WebState {
             session_hours: config.web.session_hours,
             max_body_bytes: config.web.max_body_bytes,
         }),
+        stopping,
     }
 }
 
@@ -84,7 +85,7 @@ pub async fn start_web(
     ensure_admin(pipeline).await?;
     let local = listener.local_addr()?;
     println!("page: http://{local}/");
-    let state = state(pipeline);
+    let state = state(pipeline, stop.clone());
     Ok(Some(tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;
