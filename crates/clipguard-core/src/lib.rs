@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod manifest;
 pub mod monitor;
+pub mod search;
 pub mod stage;
 pub mod stats;
 pub mod verdict;

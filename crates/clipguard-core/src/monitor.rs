@@ -79,9 +79,14 @@ pub fn summarize(
         window_minutes: window,
         ..Monitor::default()
     };
-    let (mut ok, mut harmful, mut recent, mut compared, mut agreeing) = (0u64, 0u64, 0u64, 0u64, 0u64);
-    for p in points.iter().filter(|p| p.decided_at >= start && p.decided_at <= now) {
-        let index = ((p.decided_at - start).num_seconds() / 60).clamp(0, window as i64 - 1) as usize;
+    let (mut ok, mut harmful, mut recent, mut compared, mut agreeing) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
+    for p in points
+        .iter()
+        .filter(|p| p.decided_at >= start && p.decided_at <= now)
+    {
+        let index =
+            ((p.decided_at - start).num_seconds() / 60).clamp(0, window as i64 - 1) as usize;
         let latency = (p.decided_at - p.ingested_at).num_milliseconds().max(0) as f64 / 1000.0;
         latencies.push(latency);
         bucket_latencies[index].push(latency);

@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod pages;
 pub mod session;
 pub mod video_page;
+pub mod videos;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -64,6 +65,7 @@ pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/", get(pages::monitor))
         .route("/review", get(pages::review))
+        .route("/videos", get(videos::page))
         .route("/videos/{id}", get(video_page::video))
         .route("/models", get(models_page::models))
         .route("/media/{id}", get(media::media))
@@ -81,6 +83,7 @@ pub fn router(state: WebState) -> Router {
         .route("/api/v1/monitor", get(live::monitor))
         .route("/api/v1/stream", get(live::stream))
         .route("/api/v1/verdicts/latest", get(api::latest))
+        .route("/api/v1/videos", get(videos::list))
         .route("/api/v1/videos/{id}", get(api::video))
         .route("/api/v1/videos/{id}/reviews", post(api::add_review))
         .route("/api/v1/reviews/queue", get(api::review_queue))

@@ -53,6 +53,11 @@ pub trait Store: Send + Sync {
         since: chrono::DateTime<chrono::Utc>,
         limit: u32,
     ) -> Result<Vec<crate::monitor::VerdictPoint>, StoreError>;
+    /// Videos matching `query`, newest first.
+    async fn search_videos(
+        &self,
+        query: &crate::search::VideoQuery,
+    ) -> Result<Vec<crate::search::VideoRow>, StoreError>;
     /// The newest events, optionally only those about one video (`data.video_id`).
     async fn events(&self, video_id: Option<&str>, limit: u32) -> Result<Vec<Event>, StoreError>;
     /// Appends to the system events log (shown by the dashboard).

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod reviews;
+mod search;
 pub mod sqlite;
 
 pub use sqlite::SqliteStore;

@@ -2,8 +2,8 @@
 
 use crate::sqlite::now_text;
 use async_trait::async_trait;
-use clipguard_core::stage::{InsertOutcome, Store, StoreError};
 use clipguard_core::monitor::VerdictPoint;
+use clipguard_core::stage::{InsertOutcome, Store, StoreError};
 use clipguard_core::stats::{Event, VerdictStats, VerdictSummary};
 use clipguard_core::{Verdict, VerdictStatus, Video, WeakLabel};
 use sqlx::sqlite::SqliteRow;
@@ -185,12 +185,27 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn search_videos(
+        &self,
+        query: &clipguard_core::search::VideoQuery,
+    ) -> Result<Vec<clipguard_core::search::VideoRow>, StoreError> {
+        super::search::search(&self.pool, query).await
+    }
+
     async fn verdict_points(
         &self,
         since: chrono::DateTime<chrono::Utc>,
         limit: u32,
     ) -> Result<Vec<VerdictPoint>, StoreError> {
-        type Row = (String, String, String, Option<i64>, Option<f64>, String, String);
+        type Row = (
+            String,
+            String,
+            String,
+            Option<i64>,
+            Option<f64>,
+            String,
+            String,
+        );
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT vd.decided_at, v.ingested_at, vd.status, vd.harmful, vd.harmful_score,
                     vd.categories, vd.modalities
@@ -208,16 +223,18 @@ impl Store for SqliteStore {
                 .map_err(|e| StoreError::Corrupt(format!("{column} `{t}`: {e}")))
         };
         rows.into_iter()
-            .map(|(decided, ingested, status, harmful, score, categories, modalities)| {
-                Ok(VerdictPoint {
-                    decided_at: time("verdicts.decided_at", &decided)?,
-                    ingested_at: time("videos.ingested_at", &ingested)?,
-                    harmful: (status == "ok").then_some(harmful == Some(1)),
-                    score: score.map(|s| s as f32),
-                    categories: from_json("verdicts.categories", &categories)?,
-                    modalities: from_json("verdicts.modalities", &modalities)?,
-                })
-            })
+            .map(
+                |(decided, ingested, status, harmful, score, categories, modalities)| {
+                    Ok(VerdictPoint {
+                        decided_at: time("verdicts.decided_at", &decided)?,
+                        ingested_at: time("videos.ingested_at", &ingested)?,
+                        harmful: (status == "ok").then_some(harmful == Some(1)),
+                        score: score.map(|s| s as f32),
+                        categories: from_json("verdicts.categories", &categories)?,
+                        modalities: from_json("verdicts.modalities", &modalities)?,
+                    })
+                },
+            )
             .collect()
     }
 

@@ -238,6 +238,65 @@ fn the_api_and_pages_check_roles_csrf_and_escape_everything() {
     let huge = format!(r#"{{"decision":"safe","note":"{}"}}"#, "x".repeat(400_000));
     assert_eq!(post_json(port, &reviews_path, &reviewer, &huge).0, 413);
 
+    // Search, filters and export.
+    let harmful = get_json(port, "/api/v1/videos?verdict=harmful&limit=500", &viewer);
+    let harmful = harmful.as_array().unwrap();
+    assert!(!harmful.is_empty() && harmful.iter().all(|r| r["label"] == "harmful"));
+    let violence = get_json(
+        port,
+        "/api/v1/videos?category=violence&min_score=0.5",
+        &viewer,
+    );
+    assert!(
+        violence
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["video_id"] == "tiktok:7400000000000000006"),
+        "{violence}"
+    );
+    let found = get_json(
+        port,
+        "/api/v1/videos?q=noodle%20soup&verdict=&min_score=",
+        &viewer,
+    );
+    let ids: Vec<&str> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["video_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["tiktok:7400000000000000002"], "caption search");
+    assert!(
+        get_json(port, "/api/v1/videos?q=%25%25%25", &viewer)
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let auth = bearer(&viewer);
+    let (status, _, _) = http(
+        port,
+        "GET",
+        "/api/v1/videos?verdict=maybe",
+        &[("Authorization", &auth)],
+        "",
+    );
+    assert_eq!(status, 400);
+    let (status, head, csv) = http(
+        port,
+        "GET",
+        "/api/v1/videos?format=csv",
+        &[("Authorization", &auth)],
+        "",
+    );
+    assert_eq!(status, 200);
+    assert!(
+        head.to_lowercase().contains("content-type: text/csv"),
+        "{head}"
+    );
+    assert!(csv.starts_with("video_id,label,harmful_score"), "{csv}");
+    assert_eq!(csv.lines().count(), total + 1, "{csv}");
+
     // Admins reach the gate (nothing to roll back on a fresh registry: a clear 409).
     let (status, body) = post_json(port, "/api/v1/models/text/rollback", &admin, "{}");
     assert_eq!(status, 409, "{body}");
