@@ -45,3 +45,11 @@ pub struct Event {
     pub data: serde_json::Value,
     pub created_at: String,
 }
+
+/// Event kinds more than one component reads or writes.
+pub mod event_kinds {
+    /// A finished retraining (the schedule's reference point).
+    pub const RETRAIN: &str = "retrain";
+    /// A retraining asked for by a person (dashboard); the schedule honours it once.
+    pub const RETRAIN_REQUEST: &str = "retrain-request";
+}

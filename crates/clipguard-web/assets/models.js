@@ -14,6 +14,10 @@ document.addEventListener("DOMContentLoaded", () => {
     b.addEventListener("click", () =>
       act(`/api/v1/models/${encodeURIComponent(b.dataset.model)}/promote`, { version: b.dataset.version }));
   }
+  document.getElementById("retrain")?.addEventListener("click", async () => {
+    const r = await api("POST", "/api/v1/retrain", {});
+    result.textContent = r.ok ? "Retraining requested." : "failed: " + (await r.text());
+  });
   for (const b of document.querySelectorAll("button.rollback")) {
     b.addEventListener("click", () => act(`/api/v1/models/${encodeURIComponent(b.dataset.model)}/rollback`, {}));
   }

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod models_page;
 pub mod openapi;
 pub mod pages;
+pub mod pipeline;
 pub mod session;
 pub mod video_page;
 pub mod videos;
@@ -68,6 +69,7 @@ pub fn router(state: WebState) -> Router {
         .route("/videos", get(videos::page))
         .route("/videos/{id}", get(video_page::video))
         .route("/models", get(models_page::models))
+        .route("/pipeline", get(pipeline::page))
         .route("/media/{id}", get(media::media))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
@@ -89,6 +91,17 @@ pub fn router(state: WebState) -> Router {
         .route("/api/v1/reviews/queue", get(api::review_queue))
         .route("/api/v1/reviews/claim", post(api::claim))
         .route("/api/v1/reviews/stats", get(api::reviewer_stats))
+        .route("/api/v1/dead-letters", get(pipeline::dead_letters))
+        .route(
+            "/api/v1/dead-letters/{id}/retry",
+            post(pipeline::retry_dead),
+        )
+        .route(
+            "/api/v1/dead-letters/{id}/discard",
+            post(pipeline::discard_dead),
+        )
+        .route("/api/v1/events", get(pipeline::events))
+        .route("/api/v1/retrain", post(pipeline::request_retrain))
         .route("/api/v1/models", get(api::models))
         .route("/api/v1/models/{name}/audit", get(api::audit))
         .route("/api/v1/models/{name}/promote", post(api::promote))

@@ -44,6 +44,9 @@ type ModelRows = (String, Vec<RegisteredVersion>, Vec<Decision>);
 fn body(models: &[ModelRows], caller: &Caller) -> String {
     let admin = caller.require(Role::Admin).is_ok();
     let mut p = String::from("<h1>Models</h1><p id=\"result\" class=\"muted\"></p>");
+    if admin {
+        p.push_str("<p><button type=\"button\" id=\"retrain\">Retrain now</button> <span class=\"muted\">(a running <code>clipguard run</code> starts it at its next schedule check; the outcome appears in the gate decisions and on the pipeline page)</span></p>");
+    }
     if models.is_empty() {
         p.push_str("<p class=\"muted\">No model registered yet (`clipguard train …` then `clipguard models register`).</p>");
     }

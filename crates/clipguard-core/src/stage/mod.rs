@@ -12,6 +12,6 @@ pub mod store;
 pub use accounts::{Accounts, Principal, Role, Session};
 pub use analyser::{Analyser, AnalyserOutput, AnalysisInput, AudioClip, Frame, MediaProbe};
 pub use media::{LocalMedia, MediaError, MediaStore};
-pub use queue::{Delivery, Queue, QueueError, QueueMessage, RetryOutcome};
+pub use queue::{DeadLetter, Delivery, Queue, QueueError, QueueMessage, RetryOutcome};
 pub use reviews::{NewReview, Review, ReviewItem, ReviewPolicy, Reviews};
 pub use store::{InsertOutcome, Store, StoreError};

@@ -32,6 +32,18 @@ pub struct Delivery {
     pub attempt: u32,
 }
 
+/// A message that exhausted its attempts, as the dashboard lists it. `id` is the backend's own
+/// handle for retry/discard (the SQLite row id; a Kafka dead-letter topic offset).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub id: String,
+    pub key: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// Unix milliseconds.
+    pub dead_since_ms: i64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RetryOutcome {
     RetryAfter(Duration),
@@ -71,4 +83,11 @@ pub trait Queue: Send + Sync {
     /// Moves a delivery to dead letters at once (e.g. it cannot even be parsed).
     async fn dead_letter(&self, delivery: &Delivery, error: &str) -> Result<(), QueueError>;
     async fn stats(&self) -> Result<QueueStats, QueueError>;
+    /// The newest dead letters.
+    async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>, QueueError>;
+    /// Puts a dead letter back in the queue with fresh attempts; `false` if there is no such
+    /// dead letter (or the video is already queued again).
+    async fn requeue_dead(&self, id: &str) -> Result<bool, QueueError>;
+    /// Drops a dead letter for good; `false` if there is no such dead letter.
+    async fn discard_dead(&self, id: &str) -> Result<bool, QueueError>;
 }

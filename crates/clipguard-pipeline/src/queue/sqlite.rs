@@ -9,7 +9,7 @@
 use crate::sqlite::now_ms;
 use async_trait::async_trait;
 use clipguard_core::config::QueueConfig;
-use clipguard_core::stage::{Delivery, Queue, QueueError, QueueMessage, RetryOutcome};
+use clipguard_core::stage::{DeadLetter, Delivery, Queue, QueueError, QueueMessage, RetryOutcome};
 use clipguard_core::stats::QueueStats;
 use sqlx::{Row, SqlitePool};
 use std::time::Duration;
@@ -238,6 +238,63 @@ impl Queue for SqliteQueue {
                 .get::<Option<i64>, _>("oldest")
                 .map(|oldest| (now_ms() - oldest).max(0) as f64 / 1000.0),
         })
+    }
+
+    async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>, QueueError> {
+        let rows: Vec<(i64, String, i64, Option<String>, i64)> = sqlx::query_as(
+            "SELECT id, msg_key, attempts, last_error, updated_at FROM queue_messages
+             WHERE topic = ?1 AND state = 'dead' ORDER BY updated_at DESC LIMIT ?2",
+        )
+        .bind(&self.topic)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, key, attempts, last_error, at)| DeadLetter {
+                id: id.to_string(),
+                key,
+                attempts: attempts as u32,
+                last_error,
+                dead_since_ms: at,
+            })
+            .collect())
+    }
+
+    async fn requeue_dead(&self, id: &str) -> Result<bool, QueueError> {
+        let Ok(id) = id.parse::<i64>() else {
+            return Ok(false);
+        };
+        let now = now_ms();
+        // The unique live-key index refuses it when the video is already queued again.
+        let done = sqlx::query(
+            "UPDATE OR IGNORE queue_messages
+             SET state = 'ready', attempts = 0, visible_at = ?3, lease_token = NULL, updated_at = ?3
+             WHERE id = ?1 AND topic = ?2 AND state = 'dead'",
+        )
+        .bind(id)
+        .bind(&self.topic)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn discard_dead(&self, id: &str) -> Result<bool, QueueError> {
+        let Ok(id) = id.parse::<i64>() else {
+            return Ok(false);
+        };
+        let done = sqlx::query(
+            "DELETE FROM queue_messages WHERE id = ?1 AND topic = ?2 AND state = 'dead'",
+        )
+        .bind(id)
+        .bind(&self.topic)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
     }
 }
 

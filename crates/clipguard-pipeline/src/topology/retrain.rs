@@ -2,7 +2,9 @@
 //! as `retrain.min_new_labels` review labels arrived since the last retraining, it runs
 //! `clipguard retrain` (train → evaluate → register → promotion gate) as a child process — so a
 //! long training run never shares memory or a crash with the worker — and logs the outcome as
-//! a `retrain` event. The champion watcher then swaps a promoted model in. Airflow's
+//! a `retrain` event. An admin can also ask for one from the dashboard: that logs a
+//! `retrain-request` event, which the schedule honours at its next check even when the automatic
+//! triggers are off. The champion watcher then swaps a promoted model in. Airflow's
 //! `clipguard_retrain` DAG is the external equivalent; run one of the two per registry.
 
 use super::Pipeline;
@@ -13,8 +15,18 @@ use std::ffi::OsString;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Event kind of a finished retraining (its time is the schedule's reference point).
-pub const EVENT_KIND: &str = "retrain";
+pub use clipguard_core::stats::event_kinds::{
+    RETRAIN as EVENT_KIND, RETRAIN_REQUEST as REQUEST_KIND,
+};
+
+/// A request newer than the last retraining, as a reason.
+pub fn requested(request: Option<DateTime<Utc>>, last: Option<DateTime<Utc>>) -> Option<String> {
+    match (request, last) {
+        (Some(r), Some(l)) if r <= l => None,
+        (Some(_), _) => Some("requested from the dashboard".to_string()),
+        (None, _) => None,
+    }
+}
 
 /// Why a retraining is due, or `None`.
 pub fn due(
@@ -54,7 +66,7 @@ pub async fn schedule(
     mut stop: watch::Receiver<bool>,
 ) {
     let config = pipeline.config.retrain.clone();
-    if !config.enabled || command.is_empty() {
+    if command.is_empty() {
         return;
     }
     let started = Utc::now();
@@ -69,7 +81,10 @@ pub async fn schedule(
             .reviews_since(last.unwrap_or(DateTime::<Utc>::MIN_UTC))
             .await
             .unwrap_or(0);
-        let Some(reason) = due(&config, last, started, labels, Utc::now()) else {
+        let request = store.last_event_at(REQUEST_KIND).await.ok().flatten();
+        let Some(reason) =
+            requested(request, last).or_else(|| due(&config, last, started, labels, Utc::now()))
+        else {
             continue;
         };
         tracing::info!("retraining: {reason}");
@@ -145,5 +160,10 @@ mod tests {
         let mut off = config(1.0, 1);
         off.enabled = false;
         assert!(due(&off, None, t0, 10, h(10)).is_none());
+        // A request counts once: until the next retraining.
+        assert!(requested(Some(h(2)), Some(h(1))).is_some());
+        assert!(requested(Some(h(1)), Some(h(2))).is_none());
+        assert!(requested(Some(h(1)), None).is_some());
+        assert!(requested(None, None).is_none());
     }
 }

@@ -297,6 +297,39 @@ fn the_api_and_pages_check_roles_csrf_and_escape_everything() {
     assert!(csv.starts_with("video_id,label,harmful_score"), "{csv}");
     assert_eq!(csv.lines().count(), total + 1, "{csv}");
 
+    // Dead letters: listed for viewers, retried or discarded by admins only.
+    let url = format!("sqlite://{}", data.path().join("clipguard.db").display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO queue_messages (topic, msg_key, payload, state, attempts, visible_at, last_error, created_at, updated_at)
+             VALUES ('clipguard.videos', 'tiktok:dead', '{}', 'dead', 5, 0, 'gave up', 0, 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+    });
+    let dead = get_json(port, "/api/v1/dead-letters", &viewer);
+    let dead_id = dead[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(dead[0]["last_error"], "gave up", "{dead}");
+    let discard = format!("/api/v1/dead-letters/{dead_id}/discard");
+    assert_eq!(post_json(port, &discard, &reviewer, "{}").0, 403);
+    assert_eq!(post_json(port, &discard, &admin, "{}").0, 200);
+    assert_eq!(post_json(port, &discard, &admin, "{}").0, 404, "gone");
+    assert!(
+        get_json(port, "/api/v1/dead-letters", &viewer)
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let (status, _) = post_json(port, "/api/v1/retrain", &admin, "{}");
+    assert_eq!(status, 202);
+    let events = get_json(port, "/api/v1/events?limit=50", &viewer);
+    assert!(
+        events.to_string().contains("retraining requested by ada"),
+        "{events}"
+    );
+
     // Admins reach the gate (nothing to roll back on a fresh registry: a clear 409).
     let (status, body) = post_json(port, "/api/v1/models/text/rollback", &admin, "{}");
     assert_eq!(status, 409, "{body}");
