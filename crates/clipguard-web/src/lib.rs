@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod pages;
 pub mod pipeline;
 pub mod session;
+pub mod settings;
 pub mod video_page;
 pub mod videos;
 
@@ -31,7 +32,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
-use clipguard_core::stage::{Accounts, MediaStore, Queue, ReviewPolicy, Reviews, Store};
+use clipguard_core::stage::{
+    Accounts, MediaStore, Queue, ReviewPolicy, Reviews, Settings, SettingsCheck, Store,
+};
 use clipguard_registry::{GatePolicy, Registry};
 use std::future::Future;
 use std::sync::Arc;
@@ -56,6 +59,9 @@ pub struct WebState {
     pub reviews: Arc<dyn Reviews>,
     pub registry: Arc<dyn Registry>,
     pub media: Arc<dyn MediaStore>,
+    /// Saved rules and thresholds, and the parsers that check them before saving.
+    pub saved: Arc<dyn Settings>,
+    pub check: Arc<dyn SettingsCheck>,
     pub settings: Arc<WebSettings>,
     /// Turns true when the server stops: long-lived responses (the event stream) end.
     pub stopping: tokio::sync::watch::Receiver<bool>,
@@ -70,6 +76,7 @@ pub fn router(state: WebState) -> Router {
         .route("/videos/{id}", get(video_page::video))
         .route("/models", get(models_page::models))
         .route("/pipeline", get(pipeline::page))
+        .route("/rules", get(settings::page))
         .route("/media/{id}", get(media::media))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
@@ -101,6 +108,10 @@ pub fn router(state: WebState) -> Router {
             post(pipeline::discard_dead),
         )
         .route("/api/v1/events", get(pipeline::events))
+        .route(
+            "/api/v1/settings/{kind}",
+            get(settings::get).post(settings::save),
+        )
         .route("/api/v1/retrain", post(pipeline::request_retrain))
         .route("/api/v1/models", get(api::models))
         .route("/api/v1/models/{name}/audit", get(api::audit))

@@ -34,7 +34,7 @@ pub(crate) fn shell(title: &str, caller: &Caller, body: &str, script: Option<&st
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"csrf\" content=\"{}\"><title>{} · ClipGuard</title>\
          <style>{STYLE}</style><script src=\"/assets/common.js\" defer></script>{script}</head><body>\
-         <nav><a href=\"/\">Monitor</a> · <a href=\"/videos\">Videos</a> · <a href=\"/review\">Review</a> · <a href=\"/models\">Models</a> · <a href=\"/pipeline\">Pipeline</a>\
+         <nav><a href=\"/\">Monitor</a> · <a href=\"/videos\">Videos</a> · <a href=\"/review\">Review</a> · <a href=\"/models\">Models</a> · <a href=\"/pipeline\">Pipeline</a> · <a href=\"/rules\">Rules</a>\
          <span class=\"muted\"> · signed in as <b id=\"who\">{}</b> ({})</span> \
          <button id=\"logout\" type=\"button\">Sign out</button></nav>{body}</body></html>",
         html(csrf),
@@ -137,6 +137,7 @@ pub async fn asset(Path(file): Path<String>) -> Response {
         "video.js" => include_str!("../assets/video.js"),
         "models.js" => include_str!("../assets/models.js"),
         "pipeline.js" => include_str!("../assets/pipeline.js"),
+        "settings.js" => include_str!("../assets/settings.js"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     (

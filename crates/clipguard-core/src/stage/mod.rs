@@ -7,6 +7,7 @@ pub mod analyser;
 pub mod media;
 pub mod queue;
 pub mod reviews;
+pub mod settings;
 pub mod store;
 
 pub use accounts::{Accounts, Principal, Role, Session};
@@ -14,4 +15,5 @@ pub use analyser::{Analyser, AnalyserOutput, AnalysisInput, AudioClip, Frame, Me
 pub use media::{LocalMedia, MediaError, MediaStore};
 pub use queue::{DeadLetter, Delivery, Queue, QueueError, QueueMessage, RetryOutcome};
 pub use reviews::{NewReview, Review, ReviewItem, ReviewPolicy, Reviews};
+pub use settings::{SettingVersion, Settings, SettingsCheck};
 pub use store::{InsertOutcome, Store, StoreError};

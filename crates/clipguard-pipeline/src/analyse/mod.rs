@@ -7,6 +7,7 @@
 pub mod broken;
 pub mod ffmpeg;
 pub mod keywords;
+pub mod live_rules;
 pub mod models;
 pub mod ocr;
 pub mod speech;
@@ -15,7 +16,7 @@ pub mod vision;
 
 use crate::decide::fusion::FusionParams;
 use arc_swap::ArcSwap;
-use clipguard_core::config::{CascadeConfig, Config};
+use clipguard_core::config::{CascadeConfig, Config, DecideConfig};
 use clipguard_core::error::Classify;
 use clipguard_core::stage::{Analyser, AnalyserOutput, AnalysisInput};
 use clipguard_core::{Evidence, EvidenceKind, Modality, StageError, Video};
@@ -38,6 +39,10 @@ pub struct AnalyserSet {
     cascade: CascadeConfig,
     /// Swapped whole when the `fusion` champion moves; each video takes one snapshot.
     fusion: Arc<ArcSwap<FusionParams>>,
+    /// Swapped when an admin saves new thresholds.
+    decide: Arc<ArcSwap<DecideConfig>>,
+    /// The keyword rules slot (swapped when an admin saves new rules).
+    pub rules: Arc<live_rules::LiveRules>,
     /// ffmpeg's version: frames and audio depend on it.
     ffmpeg_version: String,
     /// The text model thread, for the hot-swap watcher (`None` when the model is off).
@@ -49,6 +54,28 @@ impl std::fmt::Debug for AnalyserSet {
         f.debug_struct("AnalyserSet")
             .field("versions", &self.versions())
             .finish()
+    }
+}
+
+/// What the analysers start on besides the config: the registry's champions (text model,
+/// fusion) and the settings saved from the dashboard (rules, thresholds).
+pub struct InForce {
+    pub text: Option<models::TextStart>,
+    pub fusion: FusionParams,
+    /// `None`: the rules file (or the built-in rules) the config names.
+    pub rules: Option<keywords::KeywordRules>,
+    pub decide: DecideConfig,
+}
+
+impl InForce {
+    /// Nothing from a registry or a store: the config and the built-in parameters.
+    pub fn from_config(config: &Config) -> Self {
+        InForce {
+            text: None,
+            fusion: FusionParams::default(),
+            rules: None,
+            decide: config.decide.clone(),
+        }
     }
 }
 
@@ -64,19 +91,23 @@ impl AnalyserSet {
     /// (a missing model, no tesseract) is installed as [`broken::Broken`]: every video then
     /// fails with the reason, instead of silently losing that analyser.
     pub async fn from_config(config: &Config) -> Result<AnalyserSet, StageError> {
-        Self::build(config, None, FusionParams::default()).await
+        Self::build(config, InForce::from_config(config)).await
     }
 
-    /// [`Self::from_config`] with the text model started on `text` (the registry's champion).
-    pub async fn build(
-        config: &Config,
-        text: Option<models::TextStart>,
-        fusion: FusionParams,
-    ) -> Result<AnalyserSet, StageError> {
-        let rules = Arc::new(
-            keywords::KeywordRules::load(&config.rules)
+    /// [`Self::from_config`] starting on what the registry and the store say is in force.
+    pub async fn build(config: &Config, start: InForce) -> Result<AnalyserSet, StageError> {
+        let InForce {
+            text,
+            fusion,
+            rules,
+            decide,
+        } = start;
+        let rules = match rules {
+            Some(rules) => rules,
+            None => keywords::KeywordRules::load(&config.rules)
                 .map_err(|e| StageError::input(format!("keyword rules: {e}")))?,
-        );
+        };
+        let rules = Arc::new(live_rules::LiveRules::new(rules));
         let ffmpeg_version = ffmpeg::version()
             .await
             .unwrap_or_else(|e| format!("unavailable ({e})"));
@@ -85,7 +116,7 @@ impl AnalyserSet {
             analyser: text_analyser,
             handle: text_model,
         } = models::text_judge(config, rules.clone(), text).await;
-        let mut cheap: Vec<Arc<dyn Analyser>> = vec![rules];
+        let mut cheap: Vec<Arc<dyn Analyser>> = vec![rules.clone()];
         cheap.extend(text_analyser);
         if config.vision.enabled {
             let loaded = {
@@ -131,6 +162,8 @@ impl AnalyserSet {
             expensive,
             cascade: config.cascade.clone(),
             fusion: Arc::new(ArcSwap::from_pointee(fusion)),
+            decide: Arc::new(ArcSwap::from_pointee(decide)),
+            rules,
             ffmpeg_version,
             text_model,
         })
@@ -138,11 +171,15 @@ impl AnalyserSet {
 
     /// A set with the given cheap analysers only (tests).
     pub fn with_analysers(analysers: Vec<Arc<dyn Analyser>>, ffmpeg_version: String) -> Self {
+        let config = clipguard_core::Config::default();
+        let rules = keywords::KeywordRules::load(&config.rules).expect("the built-in rules load");
         AnalyserSet {
             cheap: analysers,
             expensive: Vec::new(),
-            cascade: clipguard_core::Config::default().cascade,
+            cascade: config.cascade,
             fusion: Arc::new(ArcSwap::from_pointee(FusionParams::default())),
+            decide: Arc::new(ArcSwap::from_pointee(config.decide)),
+            rules: Arc::new(live_rules::LiveRules::new(rules)),
             ffmpeg_version,
             text_model: None,
         }
@@ -156,6 +193,15 @@ impl AnalyserSet {
     /// Replaces the fusion parameters for every video decided from now on (hot-swap).
     pub fn swap_fusion(&self, params: FusionParams) {
         self.fusion.store(Arc::new(params));
+    }
+
+    /// The thresholds decide uses now (a snapshot).
+    pub fn decide_config(&self) -> Arc<DecideConfig> {
+        self.decide.load_full()
+    }
+
+    pub fn swap_decide(&self, decide: DecideConfig) {
+        self.decide.store(Arc::new(decide));
     }
 
     fn all(&self) -> impl Iterator<Item = &Arc<dyn Analyser>> {

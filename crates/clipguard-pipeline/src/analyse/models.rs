@@ -216,7 +216,7 @@ pub struct TextParts {
 
 pub async fn text_judge(
     config: &Config,
-    rules: Arc<super::keywords::KeywordRules>,
+    rules: Arc<super::live_rules::LiveRules>,
     start: Option<TextStart>,
 ) -> TextParts {
     let rules_only = |rules| Arc::new(TextJudge { rules, model: None });

@@ -2,7 +2,8 @@
 //! on-screen text. Keyword rules always run; the text model runs when it is loaded. Each
 //! modality gets its own scores, so the evidence says which text triggered.
 
-use super::keywords::{Aggregation, KeywordRules, TextPiece};
+use super::keywords::{Aggregation, TextPiece};
+use super::live_rules::LiveRules;
 use async_trait::async_trait;
 use clipguard_core::stage::{Analyser, AnalyserOutput, AnalysisInput};
 use clipguard_core::{
@@ -37,7 +38,7 @@ const EXCERPT_CHARS: usize = 160;
 const MAX_MODEL_COMMENTS: usize = 50;
 
 pub struct TextJudge {
-    pub rules: Arc<KeywordRules>,
+    pub rules: Arc<LiveRules>,
     pub model: Option<Arc<dyn TextScorer>>,
 }
 
@@ -65,6 +66,7 @@ impl TextJudge {
             .collect();
         let mut out = self
             .rules
+            .current()
             .score_pieces(modality, &pieces, Aggregation::Whole);
         let located: Vec<(Option<f64>, String)> = texts
             .iter()

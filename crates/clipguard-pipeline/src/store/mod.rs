@@ -4,6 +4,7 @@
 mod accounts;
 mod reviews;
 mod search;
+mod settings;
 pub mod sqlite;
 
 pub use sqlite::SqliteStore;

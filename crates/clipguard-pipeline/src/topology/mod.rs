@@ -9,6 +9,7 @@ pub mod hot_swap;
 pub mod ingest_sources;
 pub mod registry;
 pub mod retrain;
+pub mod settings;
 pub mod worker;
 
 use crate::analyse::AnalyserSet;
@@ -35,6 +36,8 @@ pub enum PipelineError {
     Analysers(#[from] StageError),
     #[error("cannot open the model registry: {0}")]
     Registry(String),
+    #[error("saved settings: {0}")]
+    Settings(String),
 }
 
 #[derive(Clone)]
@@ -51,6 +54,8 @@ pub struct Pipeline {
     /// The registry version of the fusion champion decide started on (`None`: the built-in
     /// parameters).
     pub fusion_start: Option<String>,
+    /// The saved rules and thresholds versions the analysers started on.
+    pub settings_loaded: settings::SettingsLoaded,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -70,18 +75,27 @@ impl Pipeline {
     /// analysers.
     pub async fn open(config: Config) -> Result<Pipeline, PipelineError> {
         let (pool, media) = open_backends(&config).await?;
+        let store = Arc::new(SqliteStore::new(pool.clone()));
         let registry = registry::open_registry(&config, &pool, media.clone()).await?;
         let text_start = hot_swap::text_start(&config, registry.as_ref()).await?;
         let (fusion, fusion_start) = hot_swap::fusion_start(&config, registry.as_ref()).await?;
-        let analysers = AnalyserSet::build(&config, text_start.clone(), fusion).await?;
+        let (rules, decide, settings_loaded) = settings::settings_start(&store, &config).await?;
+        let start = crate::analyse::InForce {
+            text: text_start.clone(),
+            fusion,
+            rules,
+            decide,
+        };
+        let analysers = AnalyserSet::build(&config, start).await?;
         Ok(Pipeline {
-            store: Arc::new(SqliteStore::new(pool.clone())),
+            store,
             queue: Arc::new(SqliteQueue::new(pool, VIDEOS_TOPIC, config.queue.clone())),
             media,
             registry,
             analysers,
             text_start,
             fusion_start,
+            settings_loaded,
             config,
         })
     }

@@ -314,11 +314,12 @@ pub async fn analyse_and_decide(
     };
     let outputs = analysers.run(&input).await?;
     let fusion = analysers.fusion();
+    let thresholds = analysers.decide_config();
     let versions = analysers.versions_used(&outputs, &fusion);
     Ok(decide(
         DecideContext {
             video_id: &video.id,
-            config: &config.decide,
+            config: &thresholds,
             pipeline_version: analyse::pipeline_version_of(&versions),
             model_versions: versions,
             notes: prepared.notes,

@@ -97,7 +97,13 @@ async fn process(pipeline: &Pipeline, once: bool) -> anyhow::Result<()> {
     };
     // The text model and fusion follow the registry's champion aliases while the worker runs.
     let (stop_swaps, swaps_stopped) = watch::channel(false);
-    let swappers = hot_swap::spawn_watchers(pipeline, swaps_stopped.clone());
+    let mut swappers = hot_swap::spawn_watchers(pipeline, swaps_stopped.clone());
+    swappers.push(tokio::spawn(
+        clipguard_pipeline::topology::settings::watch_settings(
+            pipeline.clone(),
+            swaps_stopped.clone(),
+        ),
+    ));
     let schedule = {
         let pipeline = pipeline.clone();
         tokio::spawn(async move {

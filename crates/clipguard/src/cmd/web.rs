@@ -7,6 +7,7 @@ use clipguard_core::Config;
 use clipguard_core::stage::{Accounts, Role};
 use clipguard_pipeline::Pipeline;
 use clipguard_pipeline::topology::registry::gate_policy;
+use clipguard_pipeline::topology::settings::PipelineSettingsCheck;
 use clipguard_web::auth::secret;
 use clipguard_web::{WebSettings, WebState};
 use std::process::ExitCode;
@@ -22,6 +23,10 @@ fn state(pipeline: &Pipeline, stopping: watch::Receiver<bool>) -> WebState {
         reviews: pipeline.store.clone(),
         registry: pipeline.registry.clone(),
         media: pipeline.media_dyn(),
+        saved: pipeline.store.clone(),
+        check: Arc::new(PipelineSettingsCheck {
+            config: config.clone(),
+        }),
         settings: Arc::new(WebSettings {
             review: config.review.clone(),
             gate: gate_policy(config),

@@ -94,6 +94,7 @@ fn the_api_and_pages_check_roles_csrf_and_escape_everything() {
         .envs(FAST)
         // Every ok verdict goes to the review queue (the samples are confident).
         .env("CLIPGUARD_REVIEW__AUDIT_RATE", "1")
+        .env("CLIPGUARD_REGISTRY__WATCH_SECS", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -330,6 +331,82 @@ fn the_api_and_pages_check_roles_csrf_and_escape_everything() {
         "{events}"
     );
 
+    // Rules and thresholds: checked, versioned, and in force in the running worker.
+    let thresholds = get_json(port, "/api/v1/settings/thresholds", &viewer);
+    assert!(thresholds["id"].is_null(), "{thresholds}");
+    assert!(
+        thresholds["body"]
+            .as_str()
+            .unwrap()
+            .contains("category_thresholds")
+    );
+    let (status, body) = post_json(
+        port,
+        "/api/v1/settings/rules",
+        &admin,
+        r#"{"body":"[[rule]]\nid = \"x\"\ncategory = \"nonsense\"","note":"bad"}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("rules refused"), "{body}");
+    let rules = "version = \"test\"\n[[rule]]\nid = \"en.violence.zorblax\"\ncategory = \"violence\"\nlang = \"en\"\nphrases = [\"zorblax attack\"]\nweight = 0.9\n";
+    let (status, body) = post_json(
+        port,
+        "/api/v1/settings/rules",
+        &admin,
+        &serde_json::json!({ "body": rules, "note": "new threat" }).to_string(),
+    );
+    assert_eq!(status, 201, "{body}");
+    let low = r#"{"threshold":0.05,"category_thresholds":{}}"#;
+    let (status, body) = post_json(
+        port,
+        "/api/v1/settings/thresholds",
+        &admin,
+        &serde_json::json!({ "body": low, "note": "strict week" }).to_string(),
+    );
+    assert_eq!(status, 201, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let events = get_json(port, "/api/v1/events?limit=100", &viewer).to_string();
+        if events.contains("rules #1 by ada in force")
+            && events.contains("thresholds #2 by ada in force")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "settings never applied: {events}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let newer = tiny_video(
+        &data.path().join("newer"),
+        "7400000000000000098",
+        "a zorblax attack at dawn",
+        "ok",
+    );
+    ok(&clipguard(
+        data.path(),
+        &["ingest", newer.to_str().unwrap()],
+        &[],
+    ));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let verdict = loop {
+        let v = get_json(port, "/api/v1/videos/tiktok:7400000000000000098", &viewer);
+        if v["verdict"].is_object() {
+            break v["verdict"].clone();
+        }
+        assert!(Instant::now() < deadline, "the new video was never decided");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        (verdict["threshold"].as_f64().unwrap() - 0.05).abs() < 1e-6,
+        "{verdict}"
+    );
+    assert!(
+        verdict.to_string().contains("en.violence.zorblax"),
+        "{verdict}"
+    );
+
     // Admins reach the gate (nothing to roll back on a fresh registry: a clear 409).
     let (status, body) = post_json(port, "/api/v1/models/text/rollback", &admin, "{}");
     assert_eq!(status, 409, "{body}");
@@ -367,7 +444,7 @@ fn the_api_and_pages_check_roles_csrf_and_escape_everything() {
     let (status, _, page) = http(port, "GET", "/", &[("Cookie", &session)], "");
     assert_eq!(status, 200);
     assert!(
-        page.contains(&format!("<b id=\"processed\">{total}</b>")),
+        page.contains(&format!("<b id=\"processed\">{}</b>", total + 1)),
         "{page}"
     );
     assert!(page.contains("tiktok:7400000000000000013"));
@@ -423,13 +500,9 @@ fn the_api_and_pages_check_roles_csrf_and_escape_everything() {
     assert!(code.success(), "{code:?}");
 }
 
-/// A folder holding one small real video whose caption is 50 KB of markup.
-fn hostile_video(data: &Path) -> PathBuf {
-    let dir = data.parent().unwrap().join(format!(
-        "hostile-{}",
-        data.file_name().unwrap().to_string_lossy()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+/// A folder holding one small real video (ffmpeg) with this caption and comment.
+fn tiny_video(dir: &Path, id: &str, caption: &str, comment: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
     let status = Command::new("ffmpeg")
         .args([
             "-v",
@@ -440,22 +513,38 @@ fn hostile_video(data: &Path) -> PathBuf {
             "-i",
             "color=c=blue:s=64x64:d=1",
         ])
-        .args(["-pix_fmt", "yuv420p"])
-        .arg(dir.join("7400000000000000099.mp4"))
+        .args(["-pix_fmt", "yuv420p", "-metadata"])
+        // Distinct bytes per id: identical media would be deduplicated by content hash.
+        .arg(format!("title={id}"))
+        .arg(dir.join(format!("{id}.mp4")))
         .status()
         .unwrap();
     assert!(status.success());
+    let info = serde_json::json!({
+        "id": id, "title": caption, "description": caption,
+        "extractor_key": "TikTok", "ext": "mp4",
+        "comments": [{ "text": comment, "author": "x" }]
+    });
+    std::fs::write(dir.join(format!("{id}.info.json")), info.to_string()).unwrap();
+    dir.to_path_buf()
+}
+
+/// One video whose caption is 50 KB of markup.
+fn hostile_video(data: &Path) -> PathBuf {
+    let dir = data.parent().unwrap().join(format!(
+        "hostile-{}",
+        data.file_name().unwrap().to_string_lossy()
+    ));
     let caption = format!(
         "<script>alert('x')</script><img src=x onerror=alert(2)> {}",
         "Ä".repeat(25_000)
     );
-    let info = serde_json::json!({
-        "id": "7400000000000000099", "title": caption, "description": caption,
-        "extractor_key": "TikTok", "ext": "mp4",
-        "comments": [{ "text": "</textarea><script>alert(3)</script>", "author": "x" }]
-    });
-    std::fs::write(dir.join("7400000000000000099.info.json"), info.to_string()).unwrap();
-    dir
+    tiny_video(
+        &dir,
+        "7400000000000000099",
+        &caption,
+        "</textarea><script>alert(3)</script>",
+    )
 }
 
 #[test]
