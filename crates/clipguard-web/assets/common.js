@@ -16,3 +16,19 @@ document.addEventListener("DOMContentLoaded", () => {
     location.href = "/login";
   });
 });
+// Dates arrive in UTC; show them in the viewer's time zone and language. The language toggle
+// sets the `lang` cookie the server reads.
+document.addEventListener("DOMContentLoaded", () => {
+  const lang = document.documentElement.lang || undefined;
+  for (const el of document.querySelectorAll("time[datetime]")) {
+    const d = new Date(el.dateTime);
+    if (!Number.isNaN(d.getTime())) {
+      el.title = el.dateTime;
+      el.textContent = d.toLocaleString(lang);
+    }
+  }
+  document.getElementById("lang")?.addEventListener("click", (ev) => {
+    document.cookie = "lang=" + ev.currentTarget.dataset.lang + "; path=/; SameSite=Strict";
+    location.reload();
+  });
+});

@@ -31,6 +31,12 @@ pub fn url_segment(s: &str) -> String {
     out
 }
 
+/// A UTC timestamp as `<time>`: the page script shows it in the viewer's time zone.
+pub fn time(iso: &str) -> String {
+    let iso = html(iso);
+    format!("<time datetime=\"{iso}\">{iso}</time>")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

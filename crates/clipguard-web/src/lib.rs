@@ -14,6 +14,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod escape;
+pub mod i18n;
 pub mod live;
 pub mod media;
 pub mod metrics;

@@ -3,7 +3,7 @@
 
 use crate::WebState;
 use crate::auth::{AuthError, Caller};
-use crate::escape::html;
+use crate::escape::{html, time};
 use crate::pages::{shell, signed_in};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -43,7 +43,10 @@ type ModelRows = (String, Vec<RegisteredVersion>, Vec<Decision>);
 
 fn body(models: &[ModelRows], caller: &Caller) -> String {
     let admin = caller.require(Role::Admin).is_ok();
-    let mut p = String::from("<h1>Models</h1><p id=\"result\" class=\"muted\"></p>");
+    let mut p = format!(
+        "<h1>{}</h1><p id=\"result\" class=\"muted\"></p>",
+        crate::i18n::t(caller.lang, "Models")
+    );
     if admin {
         p.push_str("<p><button type=\"button\" id=\"retrain\">Retrain now</button> <span class=\"muted\">(a running <code>clipguard run</code> starts it at its next schedule check; the outcome appears in the gate decisions and on the pipeline page)</span></p>");
     }
@@ -84,7 +87,7 @@ fn body(models: &[ModelRows], caller: &Caller) -> String {
                 html(&v.manifest.version),
                 html(&v.manifest.eval_set),
                 html(&v.aliases.join(", ")),
-                html(&v.created_at.to_rfc3339()),
+                time(&v.created_at.to_rfc3339()),
             );
         }
         p.push_str("</table><h3>Gate decisions</h3><ul>");

@@ -5,7 +5,8 @@
 
 use crate::WebState;
 use crate::auth::{AuthError, Caller};
-use crate::escape::{html, url_segment};
+use crate::escape::{html, time, url_segment};
+use crate::i18n::{Lang, t};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -27,20 +28,44 @@ svg{width:100%;height:auto}.bar-harmful{fill:#b3261e}.bar-safe{fill:#1e6b34}.bar
 /// The frame every signed-in page shares: navigation, who is signed in, the CSRF token.
 pub(crate) fn shell(title: &str, caller: &Caller, body: &str, script: Option<&str>) -> String {
     let csrf = caller.csrf.as_deref().unwrap_or("");
+    let lang = caller.lang;
     let script = script
         .map(|s| format!("<script src=\"/assets/{s}\" defer></script>"))
         .unwrap_or_default();
+    let mut nav = String::new();
+    for (href, label) in [
+        ("/", "Monitor"),
+        ("/videos", "Videos"),
+        ("/review", "Review"),
+        ("/models", "Models"),
+        ("/pipeline", "Pipeline"),
+        ("/rules", "Rules"),
+    ] {
+        if !nav.is_empty() {
+            nav.push_str(" · ");
+        }
+        let _ = write!(nav, "<a href=\"{href}\">{}</a>", t(lang, label));
+    }
+    let other = match lang {
+        Lang::En => ("vi", "Tiếng Việt"),
+        Lang::Vi => ("en", "English"),
+    };
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\">\
          <meta name=\"csrf\" content=\"{}\"><title>{} · ClipGuard</title>\
          <style>{STYLE}</style><script src=\"/assets/common.js\" defer></script>{script}</head><body>\
-         <nav><a href=\"/\">Monitor</a> · <a href=\"/videos\">Videos</a> · <a href=\"/review\">Review</a> · <a href=\"/models\">Models</a> · <a href=\"/pipeline\">Pipeline</a> · <a href=\"/rules\">Rules</a>\
-         <span class=\"muted\"> · signed in as <b id=\"who\">{}</b> ({})</span> \
-         <button id=\"logout\" type=\"button\">Sign out</button></nav>{body}</body></html>",
+         <nav>{nav}<span class=\"muted\"> · {} <b id=\"who\">{}</b> ({})</span> \
+         <button id=\"logout\" type=\"button\">{}</button> \
+         <button id=\"lang\" type=\"button\" data-lang=\"{}\">{}</button></nav>{body}</body></html>",
+        lang.code(),
         html(csrf),
         html(title),
+        t(lang, "signed in as"),
         html(&caller.principal.name),
         caller.principal.role,
+        t(lang, "Sign out"),
+        other.0,
+        other.1,
     )
 }
 
@@ -72,16 +97,17 @@ pub(crate) fn signed_in(caller: Result<Caller, AuthError>, role: Role) -> Result
     }
 }
 
-pub fn login(error: Option<&str>) -> String {
+pub fn login(lang: Lang, error: Option<&'static str>) -> String {
     let error = error
-        .map(|e| format!("<p class=\"harmful\" id=\"error\">{}</p>", html(e)))
+        .map(|e| format!("<p class=\"harmful\" id=\"error\">{}</p>", t(lang, e)))
         .unwrap_or_default();
+    let (name, password, sign_in) = (t(lang, "Name"), t(lang, "Password"), t(lang, "Sign in"));
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in · ClipGuard</title>\
          <style>{STYLE}</style></head><body><h1>ClipGuard</h1>{error}\
-         <form method=\"post\" action=\"/login\"><p><label>Name <input name=\"name\" id=\"name\" autocomplete=\"username\" required autofocus></label></p>\
-         <p><label>Password <input name=\"password\" id=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
-         <p><button type=\"submit\" id=\"signin\">Sign in</button></p></form></body></html>"
+         <form method=\"post\" action=\"/login\"><p><label>{name} <input name=\"name\" id=\"name\" autocomplete=\"username\" required autofocus></label></p>\
+         <p><label>{password} <input name=\"password\" id=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
+         <p><button type=\"submit\" id=\"signin\">{sign_in}</button></p></form></body></html>"
     )
 }
 
@@ -101,7 +127,7 @@ pub async fn monitor(State(s): State<WebState>, caller: Result<Caller, AuthError
     Html(shell(
         "Monitor",
         &caller,
-        &index(&queue, &verdicts, &latest),
+        &index(caller.lang, &queue, &verdicts, &latest),
         Some("monitor.js"),
     ))
     .into_response()
@@ -151,9 +177,18 @@ pub async fn asset(Path(file): Path<String>) -> Response {
 }
 
 /// The monitor's body: counts and the latest verdicts.
-pub fn index(queue: &QueueStats, v: &VerdictStats, latest: &[VerdictSummary]) -> String {
+pub fn index(
+    lang: Lang,
+    queue: &QueueStats,
+    v: &VerdictStats,
+    latest: &[VerdictSummary],
+) -> String {
     let mut page = String::with_capacity(8192);
-    page.push_str("<h1>ClipGuard — live</h1><div class=\"cards\">");
+    let _ = write!(
+        page,
+        "<h1>{}</h1><div class=\"cards\">",
+        t(lang, "ClipGuard — live")
+    );
     for (label, n) in [
         ("videos", v.videos),
         ("processed", v.processed),
@@ -166,8 +201,9 @@ pub fn index(queue: &QueueStats, v: &VerdictStats, latest: &[VerdictSummary]) ->
     ] {
         let _ = write!(
             page,
-            "<div class=\"card\"><b id=\"{}\">{n}</b>{label}</div>",
-            label.replace(' ', "-")
+            "<div class=\"card\"><b id=\"{}\">{n}</b>{}</div>",
+            label.replace(' ', "-"),
+            t(lang, label)
         );
     }
     for (id, label) in [
@@ -180,7 +216,8 @@ pub fn index(queue: &QueueStats, v: &VerdictStats, latest: &[VerdictSummary]) ->
     ] {
         let _ = write!(
             page,
-            "<div class=\"card\"><b id=\"{id}\">—</b>{label}</div>"
+            "<div class=\"card\"><b id=\"{id}\">—</b>{}</div>",
+            t(lang, label)
         );
     }
     page.push_str(
@@ -212,7 +249,7 @@ pub fn index(queue: &QueueStats, v: &VerdictStats, latest: &[VerdictSummary]) ->
         let _ = write!(
             page,
             "<tr><td>{}</td><td><a href=\"/videos/{}\">{}</a></td><td class=\"{}\">{}</td><td>{score}</td><td>{}</td><td>{}</td></tr>",
-            html(&row.decided_at),
+            time(&row.decided_at),
             url_segment(&row.video_id),
             html(&row.video_id),
             html(&row.label),
@@ -240,7 +277,12 @@ mod tests {
             top_evidence: None,
             decided_at: "2026-01-01T00:00:00Z".into(),
         };
-        let page = index(&QueueStats::default(), &VerdictStats::default(), &[row]);
+        let page = index(
+            Lang::En,
+            &QueueStats::default(),
+            &VerdictStats::default(),
+            &[row],
+        );
         assert!(!page.contains("<script>alert"));
         assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     }

@@ -5,7 +5,7 @@
 use crate::WebState;
 use crate::auth::{AuthError, Caller};
 use crate::error::ApiError;
-use crate::escape::{html, url_segment};
+use crate::escape::{html, time, url_segment};
 use crate::pages::{shell, signed_in};
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -137,7 +137,8 @@ pub async fn page(State(s): State<WebState>, caller: Result<Caller, AuthError>) 
     };
     let admin = caller.require(Role::Admin).is_ok();
     let mut p = format!(
-        "<h1>Pipeline</h1><p id=\"result\" class=\"muted\"></p><p>queue: <b>{}</b> waiting ({} in flight), oldest {} · <b id=\"dead-count\">{}</b> dead letters</p>",
+        "<h1>{}</h1><p id=\"result\" class=\"muted\"></p><p>queue: <b>{}</b> waiting ({} in flight), oldest {} · <b id=\"dead-count\">{}</b> dead letters</p>",
+        crate::i18n::t(caller.lang, "Pipeline"),
         queue.depth,
         queue.in_flight,
         queue
@@ -172,7 +173,7 @@ pub async fn page(State(s): State<WebState>, caller: Result<Caller, AuthError>) 
         let _ = write!(
             p,
             "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
-            html(&e.created_at),
+            time(&e.created_at),
             html(&e.kind),
             if e.level == "error" { "failed" } else { "" },
             html(&e.level),

@@ -4,6 +4,7 @@
 
 use crate::WebState;
 use crate::auth::{AuthError, Caller, SESSION_COOKIE, cookie, secret};
+use crate::i18n::Lang;
 use crate::pages;
 use axum::Form;
 use axum::extract::State;
@@ -17,11 +18,15 @@ pub struct LoginForm {
     password: String,
 }
 
-pub async fn login_page() -> Html<String> {
-    Html(pages::login(None))
+pub async fn login_page(headers: HeaderMap) -> Html<String> {
+    Html(pages::login(Lang::from_headers(&headers), None))
 }
 
-pub async fn login(State(s): State<WebState>, Form(form): Form<LoginForm>) -> Response {
+pub async fn login(
+    State(s): State<WebState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let user = match s.accounts.user(form.name.trim()).await {
         Ok(user) => user,
         Err(e) => {
@@ -39,7 +44,10 @@ pub async fn login(State(s): State<WebState>, Form(form): Form<LoginForm>) -> Re
         // One message for an unknown name and a wrong password: no user enumeration.
         return (
             StatusCode::UNAUTHORIZED,
-            Html(pages::login(Some("Wrong name or password."))),
+            Html(pages::login(
+                Lang::from_headers(&headers),
+                Some("Wrong name or password."),
+            )),
         )
             .into_response();
     }

@@ -6,7 +6,7 @@
 use crate::WebState;
 use crate::auth::{AuthError, Caller};
 use crate::error::ApiError;
-use crate::escape::html;
+use crate::escape::{html, time};
 use crate::pages::{shell, signed_in};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -96,7 +96,10 @@ pub async fn page(State(s): State<WebState>, caller: Result<Caller, AuthError>) 
         Err(denied) => return denied.into_response(),
     };
     let admin = caller.require(Role::Admin).is_ok();
-    let mut p = String::from("<h1>Rules and thresholds</h1><p id=\"result\" class=\"muted\"></p>");
+    let mut p = format!(
+        "<h1>{}</h1><p id=\"result\" class=\"muted\"></p>",
+        crate::i18n::t(caller.lang, "Rules and thresholds")
+    );
     for (kind, title, rows) in [
         (kinds::THRESHOLDS, "Thresholds (JSON)", 12),
         (
@@ -132,7 +135,7 @@ pub async fn page(State(s): State<WebState>, caller: Result<Caller, AuthError>) 
                 p,
                 "<li>#{} {} by {}: {}</li>",
                 v.id,
-                html(&v.created_at),
+                time(&v.created_at),
                 html(&v.author),
                 html(&v.note)
             );

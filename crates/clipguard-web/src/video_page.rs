@@ -5,7 +5,7 @@
 
 use crate::WebState;
 use crate::auth::{AuthError, Caller};
-use crate::escape::{html, url_segment};
+use crate::escape::{html, time, url_segment};
 use crate::pages::{Denied, shell, signed_in};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -64,7 +64,7 @@ fn body(
         html(&video.id),
         html(video.author.as_deref().unwrap_or("unknown author")),
         html(&video.source),
-        html(&video.ingested_at.to_rfc3339()),
+        time(&video.ingested_at.to_rfc3339()),
     );
     if video.media_key.is_some() {
         let _ = write!(
@@ -94,7 +94,7 @@ fn body(
             html(&r.decision),
             html(&r.decision),
             html(&r.reviewer),
-            html(&r.created_at.to_rfc3339()),
+            time(&r.created_at.to_rfc3339()),
             html(&cats.join(", ")),
             html(&r.note)
         );
@@ -113,7 +113,7 @@ fn body(
         let _ = write!(
             p,
             "<li class=\"muted\">{} [{}] {}</li>",
-            html(&e.created_at),
+            time(&e.created_at),
             html(&e.level),
             html(&e.message)
         );
@@ -133,7 +133,7 @@ fn verdict_section(p: &mut String, v: &Verdict) {
             .map(|s| format!("{s:.2}"))
             .unwrap_or_else(|| "—".into()),
         v.threshold,
-        html(&v.decided_at.to_rfc3339()),
+        time(&v.decided_at.to_rfc3339()),
         v.latency_ms
     );
     if let Some(reason) = &v.reason {

@@ -5,7 +5,8 @@
 use crate::WebState;
 use crate::auth::{AuthError, Caller};
 use crate::error::ApiError;
-use crate::escape::{html, url_segment};
+use crate::escape::{html, time, url_segment};
+use crate::i18n::t;
 use crate::pages::{shell, signed_in};
 use axum::Json;
 use axum::extract::{Query, State};
@@ -127,25 +128,31 @@ pub async fn page(
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
     let v = |o: &Option<String>| html(o.as_deref().unwrap_or(""));
-    let mut p =
-        String::from("<h1>Videos</h1><form method=\"get\" action=\"/videos\" id=\"filters\">");
+    let tr = |text| t(caller.lang, text);
+    let mut p = format!(
+        "<h1>{}</h1><form method=\"get\" action=\"/videos\" id=\"filters\">",
+        tr("Videos")
+    );
     let _ = write!(
         p,
-        "<label>Search <input name=\"q\" value=\"{}\" maxlength=\"200\"></label> \
-         <label>Verdict <select name=\"verdict\">{}</select></label> \
-         <label>Category <select name=\"category\">{}</select></label> \
+        "<label>{} <input name=\"q\" value=\"{}\" maxlength=\"200\"></label> \
+         <label>{} <select name=\"verdict\">{}</select></label> \
+         <label>{} <select name=\"category\">{}</select></label> \
          <label>Score ≥ <input name=\"min_score\" size=\"4\" value=\"{}\"></label> \
          <label>≤ <input name=\"max_score\" size=\"4\" value=\"{}\"></label> \
-         <label>Source <input name=\"source\" value=\"{}\"></label> \
-         <label>From <input name=\"since\" type=\"date\" value=\"{}\"></label> \
-         <label>To <input name=\"until\" type=\"date\" value=\"{}\"></label> \
-         <label>Model <input name=\"model\" value=\"{}\"></label> \
-         <button type=\"submit\">Filter</button></form>",
+         <label>{} <input name=\"source\" value=\"{}\"></label> \
+         <label>{} <input name=\"since\" type=\"date\" value=\"{}\"></label> \
+         <label>{} <input name=\"until\" type=\"date\" value=\"{}\"></label> \
+         <label>{} <input name=\"model\" value=\"{}\"></label> \
+         <button type=\"submit\">{}</button></form>",
+        tr("Search"),
         v(&query.q),
+        tr("Verdict"),
         options(
             &["", "harmful", "safe", "failed", "pending"],
             query.verdict.as_deref()
         ),
+        tr("Category"),
         options(
             &[
                 "",
@@ -159,10 +166,15 @@ pub async fn page(
         ),
         query.min_score.map(|s| s.to_string()).unwrap_or_default(),
         query.max_score.map(|s| s.to_string()).unwrap_or_default(),
+        tr("Source"),
         v(&query.source),
+        tr("From"),
         v(&query.since),
+        tr("To"),
         v(&query.until),
+        tr("Model"),
         v(&query.model),
+        tr("Filter"),
     );
     let filter = uri.query().unwrap_or("");
     let sep = if filter.is_empty() { "" } else { "&" };
@@ -189,7 +201,7 @@ pub async fn page(
                 .unwrap_or_else(|| "—".into()),
             r.top_category.map(|c| c.to_string()).unwrap_or_default(),
             if r.reviewed { "yes" } else { "" },
-            html(&r.ingested_at),
+            time(&r.ingested_at),
             html(&caption),
         );
     }

@@ -28,6 +28,8 @@ pub struct Caller {
     pub principal: Principal,
     /// The session's CSRF token (cookie logins only), for pages to embed.
     pub csrf: Option<String>,
+    /// The language pages are shown in.
+    pub lang: crate::i18n::Lang,
 }
 
 #[derive(Debug)]
@@ -120,6 +122,7 @@ impl FromRequestParts<WebState> for Caller {
             return Ok(Caller {
                 principal,
                 csrf: None,
+                lang: crate::i18n::Lang::from_headers(&parts.headers),
             });
         }
         let id = cookie(&parts.headers, SESSION_COOKIE).ok_or(AuthError::Unauthenticated)?;
@@ -146,6 +149,7 @@ impl FromRequestParts<WebState> for Caller {
         Ok(Caller {
             principal: session.principal,
             csrf: Some(session.csrf),
+            lang: crate::i18n::Lang::from_headers(&parts.headers),
         })
     }
 }

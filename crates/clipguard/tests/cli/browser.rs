@@ -164,6 +164,22 @@ fn a_moderator_works_through_the_dashboard_in_a_real_browser() {
     b.screenshot(&shots.join("07-viewer-review.png"));
     b.goto(&format!("{base}/videos/{id}"));
     assert_eq!(b.eval("document.getElementById('harmful') === null"), true);
+    // Vietnamese, and dates in the viewer's time zone.
+    b.eval("document.getElementById('lang').click(); true");
+    b.wait_for(
+        "document.querySelector('nav').textContent.includes('Giám sát')",
+        "the Vietnamese navigation",
+    );
+    b.goto(&format!("{base}/videos?verdict=harmful"));
+    b.wait_for(
+        "document.querySelector('time')?.title.endsWith('Z') || document.querySelector('time')?.title.includes('+00:00')",
+        "dates converted to the local time zone",
+    );
+    b.screenshot(&shots.join("08-videos-vi.png"));
+    for (page, shot) in [("/pipeline", "09-pipeline.png"), ("/rules", "10-rules.png")] {
+        b.goto(&format!("{base}{page}"));
+        b.screenshot(&shots.join(shot));
+    }
     println!("screenshots: {}", shots.display());
 
     Command::new("kill")

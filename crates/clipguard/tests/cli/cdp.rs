@@ -169,10 +169,11 @@ impl Browser {
         self.wait_for("document.readyState === 'complete'", "the page to load");
     }
 
-    /// Polls a boolean expression until it holds (bounded: 60 s). Errors while the page is
-    /// navigating count as "not yet".
+    /// Polls a boolean expression until it holds (bounded: 180 s — the suite runs its tests in
+    /// parallel on two cores, so processing can be slow). Errors while the page is navigating
+    /// count as "not yet".
     pub fn wait_for(&mut self, condition: &str, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(180);
         let session = self.session.clone();
         loop {
             let r = self.try_call(
