@@ -119,6 +119,15 @@ pub fn write(
         "seconds": result.seconds,
     });
     write_json(&dir.join(METRICS_FILE), &metrics)?;
+    let plots = crate::plots::write_pair(
+        dir,
+        EVAL_SET,
+        &result.eval_scores,
+        &result.eval_truth,
+        &result.eval,
+    )
+    .map_err(|e| io(dir, e))?;
+    manifest.files.extend(plots);
     manifest.files.sort();
     write_json(&dir.join(MANIFEST_FILE), &manifest)?;
     Ok(manifest)

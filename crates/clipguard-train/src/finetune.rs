@@ -189,6 +189,9 @@ pub struct FinetuneResult {
     pub config: TextModelConfig,
     /// Seed eval split, at the tuned threshold (the manifest's metrics).
     pub eval: Report,
+    /// The seed eval split's scores and labels (for the bundle's PR curve).
+    pub eval_scores: Vec<f32>,
+    pub eval_truth: Vec<bool>,
     pub vihsd_dev: Option<VihsdReport>,
     pub history: Vec<EpochStats>,
     pub best_epoch: usize,
@@ -922,6 +925,8 @@ pub fn finetune(
         head,
         config,
         eval,
+        eval_scores: probs,
+        eval_truth: truth_eval,
         vihsd_dev,
         history: state.history,
         best_epoch: state.best_epoch,

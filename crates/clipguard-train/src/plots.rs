@@ -141,6 +141,38 @@ pub fn confusion_svg(title: &str, c: [[usize; 2]; 2]) -> String {
     s
 }
 
+/// The two plot files a bundle (and `eval --plots`) carries.
+pub const PR_CURVE_FILE: &str = "pr_curve.svg";
+pub const CONFUSION_FILE: &str = "confusion.svg";
+
+/// Writes the PR curve and the confusion matrix of `scores` against `truth` (the report's
+/// threshold marked) into `dir`; returns the file names.
+pub fn write_pair(
+    dir: &std::path::Path,
+    title: &str,
+    scores: &[f32],
+    truth: &[bool],
+    report: &crate::metrics::Report,
+) -> std::io::Result<Vec<String>> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(
+        dir.join(PR_CURVE_FILE),
+        pr_curve_svg(
+            &format!("PR curve, {title} (AUC {:.3})", report.auc),
+            &crate::eval::pr_curve(scores, truth),
+            Some((report.recall, report.precision)),
+        ),
+    )?;
+    std::fs::write(
+        dir.join(CONFUSION_FILE),
+        confusion_svg(
+            &format!("{title} at {:.3}", report.threshold),
+            report.confusion,
+        ),
+    )?;
+    Ok(vec![PR_CURVE_FILE.to_string(), CONFUSION_FILE.to_string()])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

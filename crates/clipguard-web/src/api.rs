@@ -226,3 +226,39 @@ pub async fn rollback(
     let decision = gate::rollback(s.registry.as_ref(), &name, &caller.principal.name).await?;
     Ok(Json(decision).into_response())
 }
+
+/// The plots a model bundle carries (`pr_curve.svg`, `confusion.svg`), for the models page.
+pub async fn plot(
+    State(s): State<WebState>,
+    caller: Caller,
+    Path((name, version, file)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Viewer)?;
+    if !PLOTS.contains(&file.as_str()) {
+        return Err(ApiError::NotFound(format!("no plot `{file}`")));
+    }
+    let v = s.registry.get_version(&name, &version).await?;
+    if !v.manifest.files.contains(&file) {
+        return Err(ApiError::NotFound(format!(
+            "{name} v{version} has no {file}"
+        )));
+    }
+    let dir = s
+        .registry
+        .fetch(&name, &version, &s.settings.bundle_cache)
+        .await?;
+    let svg = tokio::fs::read(dir.join(&file))
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("{file}: {e}")))?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "image/svg+xml"),
+            (axum::http::header::CACHE_CONTROL, "private, max-age=3600"),
+        ],
+        svg,
+    )
+        .into_response())
+}
+
+/// Plot files a bundle may carry.
+pub const PLOTS: [&str; 2] = ["pr_curve.svg", "confusion.svg"];

@@ -32,7 +32,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use clipguard_core::stage::{
     Accounts, MediaStore, Queue, ReviewPolicy, Reviews, Settings, SettingsCheck, Store,
 };
@@ -49,6 +49,8 @@ pub struct WebSettings {
     pub session_hours: u64,
     /// The largest request body accepted.
     pub max_body_bytes: usize,
+    /// Where registry bundles are fetched to (the models page shows their plots).
+    pub bundle_cache: std::path::PathBuf,
 }
 
 /// What the handlers read from and write to.
@@ -89,38 +91,46 @@ pub fn router(state: WebState) -> Router {
             "/api/v1/openapi.json",
             get(|| async { Json(openapi::document()) }),
         )
-        .route("/api/v1/stats", get(api::stats))
-        .route("/api/v1/monitor", get(live::monitor))
-        .route("/api/v1/stream", get(live::stream))
-        .route("/api/v1/verdicts/latest", get(api::latest))
-        .route("/api/v1/videos", get(videos::list))
-        .route("/api/v1/videos/{id}", get(api::video))
-        .route("/api/v1/videos/{id}/reviews", post(api::add_review))
-        .route("/api/v1/reviews/queue", get(api::review_queue))
-        .route("/api/v1/reviews/claim", post(api::claim))
-        .route("/api/v1/reviews/stats", get(api::reviewer_stats))
-        .route("/api/v1/dead-letters", get(pipeline::dead_letters))
-        .route(
-            "/api/v1/dead-letters/{id}/retry",
-            post(pipeline::retry_dead),
-        )
-        .route(
-            "/api/v1/dead-letters/{id}/discard",
-            post(pipeline::discard_dead),
-        )
-        .route("/api/v1/events", get(pipeline::events))
-        .route(
-            "/api/v1/settings/{kind}",
-            get(settings::get).post(settings::save),
-        )
-        .route("/api/v1/retrain", post(pipeline::request_retrain))
-        .route("/api/v1/models", get(api::models))
-        .route("/api/v1/models/{name}/audit", get(api::audit))
-        .route("/api/v1/models/{name}/promote", post(api::promote))
-        .route("/api/v1/models/{name}/rollback", post(api::rollback))
+        .merge(api_routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// `/api/v1`: one route per operation of [`openapi::ROUTES`].
+fn api_routes() -> Router<WebState> {
+    openapi::ROUTES.iter().fold(Router::new(), |router, op| {
+        router.route(op.path, api_handler(op))
+    })
+}
+
+/// The handler of a documented operation.
+fn api_handler(op: &openapi::Operation) -> MethodRouter<WebState> {
+    match (op.method, op.path) {
+        ("get", "/api/v1/stats") => get(api::stats),
+        ("get", "/api/v1/monitor") => get(live::monitor),
+        ("get", "/api/v1/stream") => get(live::stream),
+        ("get", "/api/v1/verdicts/latest") => get(api::latest),
+        ("get", "/api/v1/videos") => get(videos::list),
+        ("get", "/api/v1/videos/{id}") => get(api::video),
+        ("post", "/api/v1/videos/{id}/reviews") => post(api::add_review),
+        ("get", "/api/v1/reviews/queue") => get(api::review_queue),
+        ("post", "/api/v1/reviews/claim") => post(api::claim),
+        ("get", "/api/v1/reviews/stats") => get(api::reviewer_stats),
+        ("get", "/api/v1/dead-letters") => get(pipeline::dead_letters),
+        ("post", "/api/v1/dead-letters/{id}/retry") => post(pipeline::retry_dead),
+        ("post", "/api/v1/dead-letters/{id}/discard") => post(pipeline::discard_dead),
+        ("get", "/api/v1/events") => get(pipeline::events),
+        ("post", "/api/v1/retrain") => post(pipeline::request_retrain),
+        ("get", "/api/v1/settings/{kind}") => get(settings::get),
+        ("post", "/api/v1/settings/{kind}") => post(settings::save),
+        ("get", "/api/v1/models") => get(api::models),
+        ("get", "/api/v1/models/{name}/audit") => get(api::audit),
+        ("get", "/api/v1/models/{name}/{version}/plots/{file}") => get(api::plot),
+        ("post", "/api/v1/models/{name}/promote") => post(api::promote),
+        ("post", "/api/v1/models/{name}/rollback") => post(api::rollback),
+        (method, path) => panic!("openapi::ROUTES lists {method} {path} but no handler serves it"),
+    }
 }
 
 /// Serves until `shutdown` completes.
@@ -158,4 +168,21 @@ async fn security_headers(request: Request, next: Next) -> Response {
         h.insert(name, HeaderValue::from_static(value));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_documented_operation_has_a_handler() {
+        // Panics on an operation without a handler, or on two handlers for one method and path.
+        let _ = super::api_routes();
+        let doc = super::openapi::document();
+        let documented: usize = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|ops| ops.as_object().unwrap().len())
+            .sum();
+        assert_eq!(documented, super::openapi::ROUTES.len());
+    }
 }

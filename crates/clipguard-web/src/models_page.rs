@@ -90,7 +90,30 @@ fn body(models: &[ModelRows], caller: &Caller) -> String {
                 time(&v.created_at.to_rfc3339()),
             );
         }
-        p.push_str("</table><h3>Gate decisions</h3><ul>");
+        p.push_str("</table>");
+        // The newest version's plots, when its bundle carries them.
+        if let Some(v) = versions
+            .iter()
+            .rev()
+            .find(|v| v.manifest.files.iter().any(|f| f == "pr_curve.svg"))
+        {
+            let _ = write!(
+                p,
+                "<h3>v{} on {}</h3><p>",
+                html(&v.version),
+                html(&v.manifest.eval_set)
+            );
+            for file in crate::api::PLOTS {
+                let _ = write!(
+                    p,
+                    "<img src=\"/api/v1/models/{}/{}/plots/{file}\" width=\"320\" alt=\"{file}\"> ",
+                    html(name),
+                    html(&v.version)
+                );
+            }
+            p.push_str("</p>");
+        }
+        p.push_str("<h3>Gate decisions</h3><ul>");
         for d in audit.iter().rev().take(20) {
             let _ = write!(p, "<li>{}</li>", html(&d.to_string()));
         }

@@ -24,14 +24,17 @@ fn io(path: &Path, e: impl std::fmt::Display) -> FusionBundleError {
     }
 }
 
-/// Writes `params` and `manifest` (whose `files` is set here) into `dir`.
+/// Writes `params` and `manifest` into `dir`; `manifest.files` may already list files written
+/// there (plots), the parameters file is added.
 pub fn write(
     dir: &Path,
     params: &FusionParams,
     mut manifest: ModelManifest,
 ) -> Result<ModelManifest, FusionBundleError> {
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    manifest.files = vec![PARAMS_FILE.to_string()];
+    if !manifest.files.iter().any(|f| f == PARAMS_FILE) {
+        manifest.files.push(PARAMS_FILE.to_string());
+    }
     for (file, text) in [
         (PARAMS_FILE, serde_json::to_string_pretty(params)),
         (MANIFEST_FILE, serde_json::to_string_pretty(&manifest)),

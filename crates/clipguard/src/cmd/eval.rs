@@ -13,8 +13,7 @@ use clipguard_models::text::encoder::{E5Encoder, EncoderOptions};
 use clipguard_pipeline::analyse::models::text_classifier;
 use clipguard_pipeline::topology::registry::{bundle_cache, open_registry_only};
 use clipguard_train::datasets::{self, CsvSpec};
-use clipguard_train::eval::{EvalSummary, Score, evaluate, pr_curve, predict_all};
-use clipguard_train::metrics::Report;
+use clipguard_train::eval::{EvalSummary, Score, evaluate, predict_all};
 use clipguard_train::plots;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -52,33 +51,6 @@ pub async fn eval(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
     };
     print_summary(&summary, args.json, args.plots.as_deref())?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes `pr_curve.svg` and `confusion.svg` into `dir`.
-pub fn write_plots(
-    dir: &Path,
-    title: &str,
-    scores: &[f32],
-    truth: &[bool],
-    report: &Report,
-) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(
-        dir.join("pr_curve.svg"),
-        plots::pr_curve_svg(
-            &format!("PR curve, {title} (AUC {:.3})", report.auc),
-            &pr_curve(scores, truth),
-            Some((report.recall, report.precision)),
-        ),
-    )?;
-    std::fs::write(
-        dir.join("confusion.svg"),
-        plots::confusion_svg(
-            &format!("{title} at {:.3}", report.threshold),
-            report.confusion,
-        ),
-    )?;
-    Ok(())
 }
 
 fn print_summary(summary: &EvalSummary, json: bool, plots: Option<&Path>) -> anyhow::Result<()> {
@@ -205,7 +177,7 @@ async fn eval_text(config: Config, args: &EvalArgs) -> anyhow::Result<EvalSummar
     };
     let (report, oracle) = evaluate(&scores, &truth, threshold);
     if let Some(dir) = &args.plots {
-        write_plots(
+        plots::write_pair(
             dir,
             &format!("{} — {name}", args.score),
             &scores,

@@ -148,19 +148,24 @@ pub async fn train_fusion(config: Config, args: TrainFusionArgs) -> anyhow::Resu
             .join(now.format("%Y%m%dT%H%M%SZ").to_string())
             .join("fusion")
     });
-    let manifest = fusion_bundle::write(
+    let mut manifest = manifest(
+        &set,
+        &fitted.version,
+        &candidate_report,
+        &options,
+        &base,
+        threshold,
+        now,
+    );
+    // The PR curve and confusion matrix of the cross-validated scores go with the bundle.
+    manifest.files = clipguard_train::plots::write_pair(
         &out,
-        &fitted,
-        manifest(
-            &set,
-            &fitted.version,
-            &candidate_report,
-            &options,
-            &base,
-            threshold,
-            now,
-        ),
+        &format!("fusion, {}-fold CV on {}", options.folds, set.name),
+        &oof,
+        &truth,
+        &candidate_report,
     )?;
+    let manifest = fusion_bundle::write(&out, &fitted, manifest)?;
     println!(
         "wrote {} ({}) from {} labelled videos ({} labels without a stored ok verdict skipped)",
         out.display(),
@@ -300,7 +305,7 @@ pub async fn eval_fusion(
     let truth = truth(&set);
     let (report, oracle) = evaluate(&scores, &truth, threshold);
     if let Some(dir) = plots {
-        super::eval::write_plots(
+        clipguard_train::plots::write_pair(
             dir,
             &format!("fusion — {}", set.name),
             &scores,

@@ -32,6 +32,7 @@ fn state(pipeline: &Pipeline, stopping: watch::Receiver<bool>) -> WebState {
             gate: gate_policy(config),
             session_hours: config.web.session_hours,
             max_body_bytes: config.web.max_body_bytes,
+            bundle_cache: clipguard_pipeline::topology::registry::bundle_cache(config),
         }),
         stopping,
     }

@@ -140,6 +140,20 @@ fn a_moderator_works_through_the_dashboard_in_a_real_browser() {
     champion(&mut b, 1);
     b.eval("document.querySelector('button.promote[data-model=\"fusion\"][data-version=\"2\"]').click(); true");
     champion(&mut b, 2);
+    let auth = format!("Bearer {admin_token}");
+    let (status, head, svg) = super::web::http(
+        port,
+        "GET",
+        "/api/v1/models/fusion/2/plots/pr_curve.svg",
+        &[("Authorization", &auth)],
+        "",
+    );
+    assert_eq!(status, 200, "{head}{svg}");
+    assert!(svg.starts_with("<svg"), "{svg}");
+    b.wait_for(
+        "[...document.querySelectorAll('img')].some(i => i.alt === 'pr_curve.svg' && i.complete && i.naturalWidth > 0)",
+        "the newest fusion version's PR curve",
+    );
     b.screenshot(&shots.join("05-models-promoted.png"));
     b.eval("document.querySelector('button.rollback[data-model=\"fusion\"]').click(); true");
     champion(&mut b, 1);
