@@ -9,9 +9,8 @@
 # registry endpoints never use them. Versions are pinned (the ones MLflow 3.17.2 accepts) so a
 # new release cannot change what the tests run against.
 #
-# Idempotent: the venv is reused while its stamp (written last) matches the pinned list;
-# otherwise it is rebuilt from scratch under a lock, so concurrent callers wait instead of
-# seeing half a venv, and an interrupted build is simply redone. Location: ${CLIPGUARD_CACHE:-$HOME/.cache/clipguard}/venv-mlflow.
+# Idempotent (scripts/lib/venv.sh): reused while its stamp matches the pinned list.
+# Location: ${CLIPGUARD_CACHE:-$HOME/.cache/clipguard}/venv-mlflow.
 set -euo pipefail
 # `mlflow --version` below must not phone home (MLflow 3 has usage telemetry).
 export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true
@@ -30,33 +29,7 @@ pins=(
   "pandas==3.1.1"
 )
 
-cache="${CLIPGUARD_CACHE:-$HOME/.cache/clipguard}"
-venv="$cache/venv-mlflow"
-stamp="$venv/.clipguard-pins"
-wanted="$(printf '%s\n' "${pins[@]}")"
-python="${CLIPGUARD_PYTHON:-}"
-if [ -z "$python" ]; then
-  if [ -x /usr/bin/python3 ]; then python=/usr/bin/python3; else python=python3; fi
-fi
-
-ready() {
-  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && "$venv/bin/mlflow" --version >/dev/null 2>&1
-}
-
-mkdir -p "$cache"
-if ! ready; then
-  exec 9>"$cache/venv-mlflow.lock"
-  flock 9
-  if ! ready; then
-    echo "mlflow-venv: building $venv with $python (${pins[0]})" >&2
-    start=$(date +%s)
-    # Built where it will live: a venv is not relocatable.
-    rm -rf "$venv"
-    "$python" -m venv "$venv" >&2
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${pins[@]}" >&2
-    "$venv/bin/mlflow" --version >&2
-    printf '%s\n' "$wanted" >"$stamp"
-    echo "mlflow-venv: ready in $(( $(date +%s) - start )) s, $(du -sh "$venv" | cut -f1)" >&2
-  fi
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/lib/venv.sh"
+check() { "$venv/bin/mlflow" --version; }
+venv_ensure mlflow "$(printf '%s\n' "${pins[@]}")" check "${pins[@]}"
 echo "$venv/bin/mlflow"

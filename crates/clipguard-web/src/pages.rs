@@ -133,11 +133,22 @@ pub async fn monitor(State(s): State<WebState>, caller: Result<Caller, AuthError
     .into_response()
 }
 
-pub async fn review(caller: Result<Caller, AuthError>) -> Response {
+pub async fn review(State(s): State<WebState>, caller: Result<Caller, AuthError>) -> Response {
     let caller = match signed_in(caller, Role::Viewer) {
         Ok(c) => c,
         Err(denied) => return denied.into_response(),
     };
+    let mut stats = String::from(
+        "<h2>Reviewers</h2><table id=\"reviewer-stats\"><tr><th>reviewer</th><th>reviews</th><th>harmful</th></tr>",
+    );
+    for (name, n, harmful) in s.reviews.reviewer_stats().await.unwrap_or_default() {
+        let _ = write!(
+            stats,
+            "<tr><td>{}</td><td>{n}</td><td>{harmful}</td></tr>",
+            html(&name)
+        );
+    }
+    stats.push_str("</table>");
     let body = "<h1>Review</h1>\
         <p class=\"muted\">Keys: <b>h</b> harmful · <b>s</b> safe · <b>n</b> next. Categories apply to harmful decisions.</p>\
         <div id=\"status\" class=\"muted\">Loading…</div>\
@@ -151,7 +162,13 @@ pub async fn review(caller: Result<Caller, AuthError>) -> Response {
         <p><label>Note <input id=\"note\" maxlength=\"2000\" size=\"60\"></label></p>\
         <p><button id=\"harmful\" type=\"button\">Harmful (h)</button> <button id=\"safe\" type=\"button\">Safe (s)</button> \
         <button id=\"next\" type=\"button\">Next (n)</button></p></div>";
-    Html(shell("Review", &caller, body, Some("review.js"))).into_response()
+    Html(shell(
+        "Review",
+        &caller,
+        &format!("{body}{stats}"),
+        Some("review.js"),
+    ))
+    .into_response()
 }
 
 /// The embedded static files.

@@ -151,6 +151,7 @@ fn the_api_and_pages_check_roles_csrf_and_escape_everything() {
 
     // Every mutating operation of the OpenAPI document refuses the wrong callers.
     let (_, _, doc) = http(port, "GET", "/api/v1/openapi.json", &[], "");
+    validate_openapi(data.path(), &doc);
     let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
     assert_eq!(doc["openapi"], "3.0.3");
     let paths = doc["paths"].as_object().unwrap();
@@ -498,6 +499,27 @@ fn the_api_and_pages_check_roles_csrf_and_escape_everything() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(code.success(), "{code:?}");
+}
+
+/// Runs openapi-spec-validator (a private venv, scripts/openapi-venv.sh) on the document.
+fn validate_openapi(scratch: &Path, doc: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/openapi-venv.sh");
+    let out = Command::new("bash").arg(script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "openapi-venv.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let validator = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let file = scratch.join("openapi.json");
+    std::fs::write(&file, doc).unwrap();
+    let out = Command::new(validator).arg(&file).output().unwrap();
+    assert!(
+        out.status.success(),
+        "the OpenAPI document does not validate:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A folder holding one small real video (ffmpeg) with this caption and comment.
