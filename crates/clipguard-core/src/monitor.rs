@@ -157,12 +157,14 @@ mod tests {
                     analyser: "a".into(),
                     harmful: score,
                     categories: BTreeMap::new(),
+                    timeline: Vec::new(),
                 },
                 ModalityScore {
                     modality: Modality::Frames,
                     analyser: "b".into(),
                     harmful: 0.1,
                     categories: BTreeMap::new(),
+                    timeline: Vec::new(),
                 },
             ],
         }
@@ -183,10 +185,11 @@ mod tests {
         ];
         let m = summarize(&points, at(), 60, 0.5);
         assert_eq!(m.buckets.len(), 60);
-        let last = &m.buckets[58];
+        // Bucket i covers [start + i min, start + i + 1 min): one minute ago is the last one.
+        let last = &m.buckets[59];
         assert_eq!((last.harmful, last.safe, last.failed), (1, 1, 0));
         assert_eq!(last.latency_p50_s, Some(2.0));
-        assert_eq!(m.buckets[57].failed, 1);
+        assert_eq!(m.buckets[58].failed, 1);
         assert_eq!(m.throughput_per_min, 3.0 / 5.0);
         assert_eq!(m.harmful_rate, Some(1.0 / 3.0));
         assert_eq!(m.latency_p50_s, Some(4.0));

@@ -88,6 +88,10 @@ pub struct ModalityScore {
     pub harmful: f32,
     /// Scores for the categories this analyser covers; absent categories are not covered.
     pub categories: BTreeMap<Category, f32>,
+    /// (second, harmful score) along the media, when the analyser scores it piece by piece
+    /// (frames): the video page draws it as a timeline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<(f64, f32)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
   const player = document.getElementById("player");
-  for (const b of document.querySelectorAll("button.seek")) {
+  for (const b of document.querySelectorAll(".seek")) {
     b.addEventListener("click", () => {
       if (player) { player.currentTime = Number(b.dataset.t); player.play().catch(() => {}); }
     });

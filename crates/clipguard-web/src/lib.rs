@@ -51,6 +51,8 @@ pub struct WebSettings {
     pub max_body_bytes: usize,
     /// Where registry bundles are fetched to (the models page shows their plots).
     pub bundle_cache: std::path::PathBuf,
+    /// Where video thumbnails are cached (made from the media on first request).
+    pub thumbnails: std::path::PathBuf,
 }
 
 /// What the handlers read from and write to.
@@ -81,6 +83,7 @@ pub fn router(state: WebState) -> Router {
         .route("/pipeline", get(pipeline::page))
         .route("/rules", get(settings::page))
         .route("/media/{id}", get(media::media))
+        .route("/media/{id}/thumb.jpg", get(media::thumbnail))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
         .route("/assets/{file}", get(pages::asset))

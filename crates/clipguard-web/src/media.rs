@@ -115,6 +115,73 @@ pub async fn media(
     Ok(response)
 }
 
+/// `/media/{video id}/thumb.jpg`: a 240-pixel-wide JPEG of the frame at one second (or the
+/// first frame), made once by ffmpeg from the stored media and cached under the thumbnails
+/// folder by content hash. ffmpeg runs with a time limit and no shell; a video whose media
+/// cannot be read gets a 404, and the gallery shows its label instead.
+pub async fn thumbnail(
+    State(s): State<WebState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Viewer)?;
+    let video = s
+        .store
+        .get_video(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no video `{id}`")))?;
+    let (Some(key), Some(hash)) = (video.media_key, video.content_hash) else {
+        return Err(ApiError::NotFound(format!(
+            "video `{id}` has no stored media"
+        )));
+    };
+    if !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(ApiError::NotFound("no thumbnail".into()));
+    }
+    let cached = s.settings.thumbnails.join(format!("{hash}.jpg"));
+    if !cached.is_file() {
+        let local = s.media.local_copy(&key).await.map_err(|e| match e {
+            MediaError::NotFound(k) => ApiError::NotFound(format!("media `{k}` is gone")),
+            other => ApiError::Unavailable(other.to_string()),
+        })?;
+        tokio::fs::create_dir_all(&s.settings.thumbnails)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("thumbnails folder: {e}")))?;
+        let partial = cached.with_extension("part.jpg");
+        let mut ffmpeg = tokio::process::Command::new("ffmpeg");
+        ffmpeg
+            .args(["-v", "error", "-y", "-ss", "1", "-i"])
+            .arg(&local.path)
+            .args(["-frames:v", "1", "-vf", "scale=240:-2", "-q:v", "5"])
+            .arg(&partial)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let ran = tokio::time::timeout(std::time::Duration::from_secs(15), ffmpeg.output()).await;
+        let made = matches!(&ran, Ok(Ok(out)) if out.status.success())
+            && tokio::fs::metadata(&partial)
+                .await
+                .is_ok_and(|m| m.len() > 0);
+        if !made {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(ApiError::NotFound(format!("no thumbnail for `{id}`")));
+        }
+        tokio::fs::rename(&partial, &cached)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("thumbnail: {e}")))?;
+    }
+    let bytes = tokio::fs::read(&cached)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("thumbnail: {e}")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "private, max-age=86400"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_range;

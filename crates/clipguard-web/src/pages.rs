@@ -23,7 +23,10 @@ th,td{border-bottom:1px solid #e5e8ee;padding:.35rem .5rem;text-align:left;verti
 .muted{color:#667}.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:1rem}
 figure{margin:0;border:1px solid #e5e8ee;border-radius:8px;padding:.5rem}figcaption{font-size:.85rem;color:#445}
 svg{width:100%;height:auto}.bar-harmful{fill:#b3261e}.bar-safe{fill:#1e6b34}.bar-failed{fill:#c98a00}.bar{fill:#3b5bdb}
-.line{fill:none;stroke:#3b5bdb;stroke-width:2}.axis{font-size:10px;fill:#667}nav{margin-bottom:1rem}";
+.line{fill:none;stroke:#3b5bdb;stroke-width:2}.axis{font-size:10px;fill:#667}nav{margin-bottom:1rem}
+.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:.75rem}
+.tile{display:flex;flex-direction:column;gap:.2rem;border:1px solid #e5e8ee;border-radius:8px;padding:.4rem;text-decoration:none;color:inherit}
+.tile img{width:100%;height:auto;background:#eee;min-height:60px}video{max-height:420px;background:#000}";
 
 /// The frame every signed-in page shares: navigation, who is signed in, the CSRF token.
 pub(crate) fn shell(title: &str, caller: &Caller, body: &str, script: Option<&str>) -> String {

@@ -156,7 +156,11 @@ fn verdict_section(p: &mut String, v: &Verdict) {
             m.harmful
         );
     }
-    p.push_str("</table><h3>Evidence</h3><ol id=\"timeline\">");
+    p.push_str("</table>");
+    for m in v.modalities.iter().filter(|m| !m.timeline.is_empty()) {
+        timeline_svg(p, m, &v.evidence);
+    }
+    p.push_str("<h3>Evidence</h3><ol id=\"timeline\">");
     let mut evidence: Vec<_> = v.evidence.iter().collect();
     evidence.sort_by(|a, b| {
         a.time_s
@@ -199,4 +203,64 @@ fn verdict_section(p: &mut String, v: &Verdict) {
         let _ = write!(p, "<li>{}: {}</li>", html(name), html(version));
     }
     p.push_str("</ul>");
+}
+
+/// A modality's scores along the media as an SVG line; each point (and each piece of evidence
+/// with a time, as a red tick) seeks the player when clicked.
+fn timeline_svg(
+    p: &mut String,
+    m: &clipguard_core::ModalityScore,
+    evidence: &[clipguard_core::Evidence],
+) {
+    let (w, h, pad) = (600.0, 90.0, 8.0);
+    let end = m
+        .timeline
+        .iter()
+        .map(|(t, _)| *t)
+        .chain(evidence.iter().filter_map(|e| e.time_s))
+        .fold(1.0f64, f64::max);
+    let x = |t: f64| pad + (w - 2.0 * pad) * (t / end).clamp(0.0, 1.0);
+    let y = |s: f32| h - pad - (h - 2.0 * pad) * f64::from(s.clamp(0.0, 1.0));
+    let _ = write!(
+        p,
+        "<h3>{:?} timeline ({})</h3><svg class=\"frame-timeline\" viewBox=\"0 0 {w} {h}\" width=\"600\">\
+         <line x1=\"{pad}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#ccc\"/>",
+        m.modality,
+        html(&m.analyser),
+        y(0.5),
+        w - pad,
+        y(0.5)
+    );
+    let points: Vec<String> = m
+        .timeline
+        .iter()
+        .map(|(t, s)| format!("{:.1},{:.1}", x(*t), y(*s)))
+        .collect();
+    let _ = write!(
+        p,
+        "<polyline points=\"{}\" fill=\"none\" stroke=\"#3b5bdb\" stroke-width=\"2\"/>",
+        points.join(" ")
+    );
+    for (t, s) in &m.timeline {
+        let _ = write!(
+            p,
+            "<circle class=\"seek\" data-t=\"{t:.2}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\" fill=\"#3b5bdb\"><title>{t:.1} s: {s:.2}</title></circle>",
+            x(*t),
+            y(*s)
+        );
+    }
+    for e in evidence
+        .iter()
+        .filter(|e| e.kind != clipguard_core::EvidenceKind::Info)
+    {
+        if let Some(t) = e.time_s {
+            let _ = write!(
+                p,
+                "<rect class=\"seek\" data-t=\"{t:.2}\" x=\"{:.1}\" y=\"0\" width=\"3\" height=\"{pad}\" fill=\"#b3261e\"><title>{t:.1} s: {}</title></rect>",
+                x(t) - 1.5,
+                html(&e.excerpt)
+            );
+        }
+    }
+    p.push_str("</svg>");
 }

@@ -18,6 +18,12 @@ use serde::Deserialize;
 use std::fmt::Write;
 
 #[derive(Debug, Deserialize)]
+pub struct View {
+    /// `gallery` for thumbnails, else the table.
+    view: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
 pub struct Format {
     /// `json` (default) or `csv`.
     format: Option<String>,
@@ -116,6 +122,7 @@ pub async fn page(
     State(s): State<WebState>,
     caller: Result<Caller, AuthError>,
     Query(q): Query<VideoQuery>,
+    Query(view): Query<View>,
     uri: axum::http::Uri,
 ) -> Response {
     let caller = match signed_in(caller, Role::Viewer) {
@@ -186,6 +193,39 @@ pub async fn page(
         html(filter),
         html(filter)
     );
+    let gallery = view.view.as_deref() == Some("gallery");
+    let base: String = filter
+        .split('&')
+        .filter(|kv| !kv.starts_with("view="))
+        .collect::<Vec<_>>()
+        .join("&");
+    let _ = write!(
+        p,
+        "<p><a href=\"/videos?{}\">table</a> · <a id=\"gallery-view\" href=\"/videos?{}{}view=gallery\">gallery</a></p>",
+        html(&base),
+        html(&base),
+        if base.is_empty() { "" } else { "&" }
+    );
+    if gallery {
+        p.push_str("<div class=\"gallery\" id=\"gallery\">");
+        for r in &found {
+            let caption: String = r.caption.chars().take(90).collect();
+            let _ = write!(
+                p,
+                "<a class=\"tile\" href=\"/videos/{id}\"><img loading=\"lazy\" src=\"/media/{id}/thumb.jpg\" alt=\"{label}\" width=\"240\">\
+                 <span class=\"{label}\">{label} {score}</span><span class=\"muted\">{caption}</span></a>",
+                id = url_segment(&r.video_id),
+                label = html(&r.label),
+                score = r
+                    .harmful_score
+                    .map(|s| format!("{s:.2}"))
+                    .unwrap_or_default(),
+                caption = html(&caption),
+            );
+        }
+        p.push_str("</div>");
+        return Html(shell("Videos", &caller, &p, None)).into_response();
+    }
     p.push_str("<table id=\"videos\"><thead><tr><th>video</th><th>verdict</th><th>score</th><th>category</th><th>reviewed</th><th>ingested</th><th>caption</th></tr></thead><tbody>");
     for r in &found {
         let caption: String = r.caption.chars().take(160).collect();

@@ -653,6 +653,7 @@ fn modality_score(
         analyser: ANALYSER_NAME.to_string(),
         harmful,
         categories,
+        timeline: Vec::new(),
     }
 }
 

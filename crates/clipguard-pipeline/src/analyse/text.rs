@@ -134,6 +134,7 @@ impl TextJudge {
             analyser: model.name().to_string(),
             harmful,
             categories,
+            timeline: Vec::new(),
         });
         Ok(out)
     }

@@ -62,6 +62,7 @@ impl Analyser for FramesAnalyser {
             analyser: ANALYSER_NAME.into(),
             harmful: peak,
             categories: [(Category::Sexual, peak)].into_iter().collect(),
+            timeline: scores.clone(),
         });
         for (t, s) in scores.iter().filter(|(_, s)| *s >= EVIDENCE_MIN).take(20) {
             out.evidence.push(Evidence {

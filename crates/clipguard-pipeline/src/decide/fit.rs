@@ -258,6 +258,7 @@ mod tests {
             analyser: analyser.into(),
             harmful: v,
             categories: [(Category::Violence, v)].into_iter().collect(),
+            timeline: Vec::new(),
         }
     }
 

@@ -143,6 +143,7 @@ mod tests {
             analyser: analyser.into(),
             harmful: v,
             categories: [(c, v)].into_iter().collect(),
+            timeline: Vec::new(),
         }
     }
 

@@ -132,6 +132,7 @@ mod tests {
                 analyser: "x".into(),
                 harmful: s,
                 categories: [(cat, s)].into_iter().collect(),
+                timeline: Vec::new(),
             }],
             ..AnalyserOutput::default()
         }

@@ -33,6 +33,7 @@ fn state(pipeline: &Pipeline, stopping: watch::Receiver<bool>) -> WebState {
             session_hours: config.web.session_hours,
             max_body_bytes: config.web.max_body_bytes,
             bundle_cache: clipguard_pipeline::topology::registry::bundle_cache(config),
+            thumbnails: config.data.dir.join("thumbnails"),
         }),
         stopping,
     }

@@ -85,6 +85,11 @@ fn a_moderator_works_through_the_dashboard_in_a_real_browser() {
     b.goto(&format!("{base}/videos/{id}"));
     assert_eq!(b.text("verdict"), "harmful");
     assert_eq!(b.eval("document.getElementById('player') !== null"), true);
+    // The frame scores as a timeline; clicking a point seeks the player there.
+    assert_eq!(
+        b.eval("document.querySelectorAll('svg.frame-timeline circle.seek').length > 0"),
+        true
+    );
     b.screenshot(&shots.join("03-video.png"));
     b.eval("document.getElementById('note').value = 'fight scene'; document.getElementById('harmful').click(); true");
     b.wait_for(
@@ -190,6 +195,13 @@ fn a_moderator_works_through_the_dashboard_in_a_real_browser() {
         "dates converted to the local time zone",
     );
     b.screenshot(&shots.join("08-videos-vi.png"));
+    // The gallery: a thumbnail per video, made from its media.
+    b.goto(&format!("{base}/videos?view=gallery"));
+    b.wait_for(
+        "[...document.querySelectorAll('#gallery img')].filter(i => i.complete && i.naturalWidth > 0).length >= 10",
+        "the gallery's thumbnails",
+    );
+    b.screenshot(&shots.join("08-gallery.png"));
     for (page, shot) in [("/pipeline", "09-pipeline.png"), ("/rules", "10-rules.png")] {
         b.goto(&format!("{base}{page}"));
         b.screenshot(&shots.join(shot));
