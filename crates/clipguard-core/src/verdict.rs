@@ -62,6 +62,9 @@ pub struct Evidence {
     pub rule_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f32>,
+    /// The exact words a rule matched (NFC-normalised), so pages can highlight them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched: Option<String>,
 }
 
 /// Text an analyser read out of the media (speech transcript segments, on-screen text), kept

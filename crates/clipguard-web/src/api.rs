@@ -24,9 +24,25 @@ pub async fn stats(State(s): State<WebState>, caller: Caller) -> Result<Response
     Ok(Json(serde_json::json!({ "queue": queue, "verdicts": verdicts })).into_response())
 }
 
+/// `?limit=` of list endpoints.
 #[derive(Deserialize)]
 pub struct LimitQuery {
-    limit: Option<u32>,
+    pub limit: Option<u32>,
+}
+
+impl LimitQuery {
+    /// The asked limit, `default` when absent, never above `max`.
+    pub fn get(&self, default: u32, max: u32) -> u32 {
+        self.limit.unwrap_or(default).min(max)
+    }
+}
+
+/// The video, or a 404 naming it.
+pub async fn video_or_404(s: &WebState, id: &str) -> Result<clipguard_core::Video, ApiError> {
+    s.store
+        .get_video(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no video `{id}`")))
 }
 
 pub async fn latest(
@@ -35,10 +51,7 @@ pub async fn latest(
     Query(q): Query<LimitQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Viewer)?;
-    let rows = s
-        .store
-        .latest_verdicts(q.limit.unwrap_or(50).min(500))
-        .await?;
+    let rows = s.store.latest_verdicts(q.get(50, 500)).await?;
     Ok(Json(rows).into_response())
 }
 
@@ -48,11 +61,7 @@ pub async fn video(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Viewer)?;
-    let video = s
-        .store
-        .get_video(&id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no video `{id}`")))?;
+    let video = video_or_404(&s, &id).await?;
     let verdict = s.store.latest_verdict(&id).await?;
     let reviews = s.reviews.reviews_of(&id).await?;
     Ok(
@@ -69,7 +78,7 @@ pub async fn review_queue(
     caller.require(Role::Viewer)?;
     let items = s
         .reviews
-        .review_queue(&s.settings.review, q.limit.unwrap_or(50).min(500))
+        .review_queue(&s.settings.review, q.get(50, 500))
         .await?;
     Ok(Json(items).into_response())
 }

@@ -37,9 +37,54 @@ pub fn time(iso: &str) -> String {
     format!("<time datetime=\"{iso}\">{iso}</time>")
 }
 
+/// `text` escaped, with every case-insensitive occurrence of a needle wrapped in `<mark>`.
+/// When lowercasing would change the text's byte layout (a few scripts), the text is shown
+/// unmarked rather than mis-marked.
+pub fn highlight(text: &str, needles: &[&str]) -> String {
+    let lower = text.to_lowercase();
+    if lower.len() != text.len() || needles.iter().all(|n| n.is_empty()) {
+        return html(text);
+    }
+    let mut marks = vec![false; text.len()];
+    for needle in needles.iter().filter(|n| !n.is_empty()) {
+        let needle = needle.to_lowercase();
+        let mut from = 0;
+        while let Some(at) = lower[from..].find(&needle) {
+            let (start, end) = (from + at, from + at + needle.len());
+            if text.is_char_boundary(start) && text.is_char_boundary(end) {
+                marks[start..end].iter_mut().for_each(|m| *m = true);
+            }
+            from = end;
+        }
+    }
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut open = false;
+    for (i, c) in text.char_indices() {
+        if marks[i] != open {
+            out.push_str(if marks[i] { "<mark>" } else { "</mark>" });
+            open = marks[i];
+        }
+        out.push_str(&html(c.encode_utf8(&mut [0; 4])));
+    }
+    if open {
+        out.push_str("</mark>");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn highlights_are_case_insensitive_and_escaped() {
+        assert_eq!(
+            highlight("Đánh nhau <b>ở</b> trường", &["đÁnh nhau"]),
+            "<mark>Đánh nhau</mark> &lt;b&gt;ở&lt;/b&gt; trường"
+        );
+        assert_eq!(highlight("a<b", &[]), "a&lt;b");
+        assert_eq!(highlight("x", &["y"]), "x");
+    }
 
     #[test]
     fn path_segments_are_percent_encoded() {

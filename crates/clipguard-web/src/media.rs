@@ -2,12 +2,21 @@
 //! seed made its buckets public), with HTTP range requests so the player can seek. Viewer role.
 
 use crate::WebState;
+use crate::api::video_or_404;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use clipguard_core::stage::{MediaError, Role};
+
+/// A media store error as the API reports it.
+fn gone(e: MediaError) -> ApiError {
+    match e {
+        MediaError::NotFound(k) => ApiError::NotFound(format!("media `{k}` is gone")),
+        other => ApiError::Unavailable(other.to_string()),
+    }
+}
 
 /// The most one response carries; players ask again for the rest.
 const MAX_CHUNK: u64 = 4 << 20;
@@ -52,18 +61,10 @@ pub async fn media(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Viewer)?;
-    let video = s
-        .store
-        .get_video(&id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no video `{id}`")))?;
+    let video = video_or_404(&s, &id).await?;
     let key = video
         .media_key
         .ok_or_else(|| ApiError::NotFound(format!("video `{id}` has no stored media")))?;
-    let gone = |e: MediaError| match e {
-        MediaError::NotFound(k) => ApiError::NotFound(format!("media `{k}` is gone")),
-        other => ApiError::Unavailable(other.to_string()),
-    };
     let size = match video.media_bytes {
         Some(n) => n,
         None => s.media.read_range(&key, 0, Some(0)).await.map_err(gone)?.1,
@@ -125,11 +126,7 @@ pub async fn thumbnail(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Viewer)?;
-    let video = s
-        .store
-        .get_video(&id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no video `{id}`")))?;
+    let video = video_or_404(&s, &id).await?;
     let (Some(key), Some(hash)) = (video.media_key, video.content_hash) else {
         return Err(ApiError::NotFound(format!(
             "video `{id}` has no stored media"
@@ -140,10 +137,7 @@ pub async fn thumbnail(
     }
     let cached = s.settings.thumbnails.join(format!("{hash}.jpg"));
     if !cached.is_file() {
-        let local = s.media.local_copy(&key).await.map_err(|e| match e {
-            MediaError::NotFound(k) => ApiError::NotFound(format!("media `{k}` is gone")),
-            other => ApiError::Unavailable(other.to_string()),
-        })?;
+        let local = s.media.local_copy(&key).await.map_err(gone)?;
         tokio::fs::create_dir_all(&s.settings.thumbnails)
             .await
             .map_err(|e| ApiError::Unavailable(format!("thumbnails folder: {e}")))?;

@@ -3,6 +3,7 @@
 //! and its API. Sources and crawl jobs join here with the crawler (#7).
 
 use crate::WebState;
+use crate::api::LimitQuery;
 use crate::auth::{AuthError, Caller};
 use crate::error::ApiError;
 use crate::escape::{html, time, url_segment};
@@ -12,18 +13,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use clipguard_core::stage::Role;
-use serde::Deserialize;
 use std::fmt::Write;
 
 use clipguard_core::stats::event_kinds::RETRAIN_REQUEST;
 
 fn queue_error(e: clipguard_core::stage::QueueError) -> ApiError {
     ApiError::Unavailable(format!("queue unavailable: {e}"))
-}
-
-#[derive(Deserialize)]
-pub struct LimitQuery {
-    limit: Option<u32>,
 }
 
 pub async fn dead_letters(
@@ -34,7 +29,7 @@ pub async fn dead_letters(
     caller.require(Role::Viewer)?;
     let rows = s
         .queue
-        .dead_letters(q.limit.unwrap_or(100).min(1000))
+        .dead_letters(q.get(100, 1000))
         .await
         .map_err(queue_error)?;
     Ok(Json(rows).into_response())
@@ -93,12 +88,7 @@ pub async fn events(
     Query(q): Query<LimitQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Viewer)?;
-    Ok(Json(
-        s.store
-            .events(None, q.limit.unwrap_or(100).min(1000))
-            .await?,
-    )
-    .into_response())
+    Ok(Json(s.store.events(None, q.get(100, 1000)).await?).into_response())
 }
 
 /// Asks `run`'s schedule for a retraining at its next check.

@@ -5,7 +5,7 @@
 
 use crate::WebState;
 use crate::auth::{AuthError, Caller};
-use crate::escape::{html, time, url_segment};
+use crate::escape::{highlight, html, time, url_segment};
 use crate::pages::{Denied, shell, signed_in};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -73,10 +73,20 @@ fn body(
             url_segment(&video.id)
         );
     }
+    // The words rules matched in the caption are marked.
+    let matched: Vec<&str> = verdict
+        .map(|v| {
+            v.evidence
+                .iter()
+                .filter(|e| e.modality == clipguard_core::Modality::Caption)
+                .filter_map(|e| e.matched.as_deref())
+                .collect()
+        })
+        .unwrap_or_default();
     let _ = write!(
         p,
         "<h2>Caption</h2><p id=\"caption\">{}</p>",
-        html(&video.caption_text())
+        highlight(&video.caption_text(), &matched)
     );
     match verdict {
         None => p.push_str("<p class=\"muted\">Not analysed yet.</p>"),

@@ -69,6 +69,42 @@ fn clipguard(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().expect("clipguard runs")
 }
 
+/// `clipguard --data DATA run ARGS…` in the background, output discarded.
+fn spawn_run(data: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    Command::new(BIN)
+        .arg("--data")
+        .arg(data)
+        .arg("run")
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// SIGTERM, then the process must stop cleanly within 20 s.
+fn stop(mut child: std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Some(code) = child.try_wait().unwrap() {
+            break code;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "clipguard did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(code.success(), "{code:?}");
+}
+
 fn ok(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -215,15 +251,7 @@ async fn sigkill_in_the_middle_loses_nothing_and_duplicates_nothing() {
         ("CLIPGUARD_FRAMES__MAX_FRAMES", "240"),
         ("CLIPGUARD_QUEUE__VISIBILITY_TIMEOUT_SECS", "2"),
     ];
-    let mut child = Command::new(BIN)
-        .arg("--data")
-        .arg(data.path())
-        .args(["run", "--once", "--addr", "", samples])
-        .envs(env)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(data.path(), &["--once", "--addr", "", samples], &env);
     let total = manifest().len();
     let db_path = data.path().join("clipguard.db");
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -884,15 +912,7 @@ async fn a_promoted_text_model_is_hot_swapped_mid_stream_and_rollback_swaps_it_b
     ok(&clipguard(&data, &["models", "promote", "text", &v1], &env));
     let label1 = format!("text-v{v1}:{}", first.2);
 
-    let mut run = Command::new(BIN)
-        .arg("--data")
-        .arg(&data)
-        .args(["run", "--addr", ""])
-        .envs(env)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let run = spawn_run(&data, &["--addr", ""], &env);
     let ingest = |ids: &[&str], folder: &str| {
         let src = dir.path().join(folder);
         copy_samples(ids, &src);
@@ -943,11 +963,7 @@ async fn a_promoted_text_model_is_hot_swapped_mid_stream_and_rollback_swaps_it_b
         assert_eq!(seen[&format!("tiktok:{id}")], label1, "{seen:?}");
     }
 
-    Command::new("kill")
-        .args(["-TERM", &run.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(run.wait().unwrap().success());
+    stop(run);
     // None lost, none duplicated: 8 videos, one verdict row each, the queue drained.
     let rows = verdict_rows_per_video(&data).await;
     assert_eq!(rows.len(), 8, "{rows:?}");
@@ -976,15 +992,8 @@ async fn run_retrains_on_its_own_once_enough_review_labels_arrive() {
     ];
     let src = dir.path().join("videos");
     copy_samples(&["7400000000000000001", "7400000000000000002"], &src);
-    let mut run = Command::new(BIN)
-        .arg("--data")
-        .arg(&data)
-        .args(["run", "--addr", "", src.to_str().unwrap()])
-        .envs(env.iter().map(|(k, v)| (k, v.as_str())))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = spawn_run(&data, &["--addr", "", src.to_str().unwrap()], &env_ref);
     wait_for_verdicts(&data, 2, "text-e5").await;
     let pool = SqlitePool::connect(&format!("sqlite://{}", data.join("clipguard.db").display()))
         .await
@@ -1035,11 +1044,7 @@ async fn run_retrains_on_its_own_once_enough_review_labels_arrive() {
     let rows: Vec<&str> = reviews.lines().skip(1).collect();
     assert_eq!(rows.len(), 2, "{reviews}");
     assert!(rows.iter().all(|r| r.ends_with(",0")), "{reviews}");
-    Command::new("kill")
-        .args(["-TERM", &run.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(run.wait().unwrap().success());
+    stop(run);
     // The candidate was trained, registered and put to the gate (the tiny data cannot reach
     // the seed's floor, so it was refused; either way the decision is on record).
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -1098,15 +1103,7 @@ async fn fusion_fitted_on_review_labels_is_promoted_hot_swapped_and_rolled_back(
         ok(&clipguard(&data, &["ingest", src.to_str().unwrap()], &env));
     };
     ingest(&first, "batch1");
-    let mut run = Command::new(BIN)
-        .arg("--data")
-        .arg(&data)
-        .args(["run", "--addr", ""])
-        .envs(env)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let run = spawn_run(&data, &["--addr", ""], &env);
     let seen = wait_for_verdicts(&data, first.len(), "fusion").await;
     let builtin = "fusion-v0-provisional";
     assert!(seen.values().all(|v| v == builtin), "{seen:?}");
@@ -1212,11 +1209,7 @@ async fn fusion_fitted_on_review_labels_is_promoted_hot_swapped_and_rolled_back(
     assert_eq!(decision["action"], "rolled_back", "{decision}");
     wait_for_swap(&data, &label1).await;
 
-    Command::new("kill")
-        .args(["-TERM", &run.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(run.wait().unwrap().success());
+    stop(run);
     let rows = verdict_rows_per_video(&data).await;
     assert_eq!(rows.len(), ok_ids.len(), "{rows:?}");
     assert!(rows.iter().all(|(_, n)| *n == 1), "{rows:?}");

@@ -204,6 +204,8 @@ pub struct RuleHit {
     pub end: usize,
     /// The matched words with up to ~40 characters of context each side, "…" where cut.
     pub excerpt: String,
+    /// The matched words themselves (`normalised[start..end]`).
+    pub matched: String,
 }
 
 /// A rule word, in the two forms matching compares.
@@ -499,6 +501,7 @@ impl KeywordRules {
                     start,
                     end,
                     excerpt: excerpt(&norm, start, end),
+                    matched: norm.get(start..end).unwrap_or_default().to_string(),
                 }
             })
             .collect()
@@ -681,6 +684,7 @@ fn rule_evidence(
             excerpt: h.excerpt,
             rule_id: Some(h.rule_id),
             score: Some(h.weight),
+            matched: Some(h.matched),
         })
         .collect()
 }
@@ -694,6 +698,7 @@ fn info(modality: Modality, excerpt: String) -> Evidence {
         excerpt,
         rule_id: None,
         score: None,
+        matched: None,
     }
 }
 

@@ -401,5 +401,6 @@ fn info(modality: Modality, text: &str) -> Evidence {
         excerpt: text.to_string(),
         rule_id: None,
         score: None,
+        matched: None,
     }
 }

@@ -216,6 +216,7 @@ impl Analyser for OcrAnalyser {
             ),
             rule_id: None,
             score: None,
+            matched: None,
         });
         out.texts = texts;
         Ok(out)

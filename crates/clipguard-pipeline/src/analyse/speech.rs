@@ -74,6 +74,7 @@ impl Analyser for SpeechAnalyser {
             ),
             rule_id: None,
             score: None,
+            matched: None,
         });
         out.texts = texts;
         Ok(out)

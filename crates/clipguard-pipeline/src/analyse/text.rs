@@ -126,6 +126,7 @@ impl TextJudge {
                     excerpt: text.chars().take(EXCERPT_CHARS).collect(),
                     rule_id: None,
                     score: Some(s.harmful),
+                    matched: None,
                 });
             }
         }

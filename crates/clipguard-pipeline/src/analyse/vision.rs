@@ -73,6 +73,7 @@ impl Analyser for FramesAnalyser {
                 excerpt: format!("frame at {t:.1} s scored {s:.2} for nudity"),
                 rule_id: None,
                 score: Some(*s),
+                matched: None,
             });
         }
         out.evidence.push(Evidence {
@@ -86,6 +87,7 @@ impl Analyser for FramesAnalyser {
             ),
             rule_id: None,
             score: None,
+            matched: None,
         });
         Ok(out)
     }

@@ -61,6 +61,7 @@ pub fn decide(ctx: DecideContext<'_>, outputs: Vec<AnalyserOutput>) -> Verdict {
                 ),
                 rule_id: None,
                 score: Some(fused.score),
+                matched: None,
             });
         }
     }

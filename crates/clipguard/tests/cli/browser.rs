@@ -40,15 +40,7 @@ fn a_moderator_works_through_the_dashboard_in_a_real_browser() {
         ("CLIPGUARD_REGISTRY__FLOORS__FUSION", "0"),
         ("CLIPGUARD_REGISTRY__MARGIN", "0"),
     ];
-    let mut run = Command::new(BIN)
-        .arg("--data")
-        .arg(data.path())
-        .args(["run", "--addr", &format!("127.0.0.1:{port}")])
-        .envs(env)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let run = spawn_run(data.path(), &["--addr", &format!("127.0.0.1:{port}")], &env);
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "the page server never started");
@@ -84,6 +76,11 @@ fn a_moderator_works_through_the_dashboard_in_a_real_browser() {
     let id = "tiktok:7400000000000000006";
     b.goto(&format!("{base}/videos/{id}"));
     assert_eq!(b.text("verdict"), "harmful");
+    // The words the rule matched are marked in the caption.
+    assert_eq!(
+        b.eval("document.querySelector('#caption mark')?.textContent.toLowerCase()"),
+        "đánh nhau"
+    );
     assert_eq!(b.eval("document.getElementById('player') !== null"), true);
     // The frame scores as a timeline; clicking a point seeks the player there.
     assert_eq!(
@@ -208,9 +205,5 @@ fn a_moderator_works_through_the_dashboard_in_a_real_browser() {
     }
     println!("screenshots: {}", shots.display());
 
-    Command::new("kill")
-        .args(["-TERM", &run.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(run.wait().unwrap().success());
+    stop(run);
 }

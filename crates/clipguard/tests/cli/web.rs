@@ -86,19 +86,20 @@ fn the_api_and_pages_check_roles_csrf_and_escape_everything() {
     let hostile = hostile_video(data.path());
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let mut child = Command::new(BIN)
-        .arg("--data")
-        .arg(data.path())
-        .args(["run", "--addr", &addr, samples().to_str().unwrap()])
-        .arg(&hostile)
-        .envs(FAST)
-        // Every ok verdict goes to the review queue (the samples are confident).
-        .env("CLIPGUARD_REVIEW__AUDIT_RATE", "1")
-        .env("CLIPGUARD_REGISTRY__WATCH_SECS", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut env = FAST.to_vec();
+    // Every ok verdict goes to the review queue (the samples are confident).
+    env.push(("CLIPGUARD_REVIEW__AUDIT_RATE", "1"));
+    env.push(("CLIPGUARD_REGISTRY__WATCH_SECS", "1"));
+    let child = spawn_run(
+        data.path(),
+        &[
+            "--addr",
+            &addr,
+            samples().to_str().unwrap(),
+            hostile.to_str().unwrap(),
+        ],
+        &env,
+    );
     let total = manifest().len() + 1;
     let deadline = Instant::now() + Duration::from_secs(120);
     let stats = loop {
@@ -482,23 +483,7 @@ fn the_api_and_pages_check_roles_csrf_and_escape_everything() {
     assert_eq!(http(port, "POST", "/logout", &with_csrf, "").0, 204);
     assert_eq!(http(port, "GET", "/", &[("Cookie", &session)], "").0, 303);
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let code = loop {
-        if let Some(code) = child.try_wait().unwrap() {
-            break code;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "clipguard did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(code.success(), "{code:?}");
+    stop(child);
 }
 
 /// Runs openapi-spec-validator (a private venv, scripts/openapi-venv.sh) on the document.
