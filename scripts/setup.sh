@@ -43,4 +43,11 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found. Install Rust (https://rustup.rs) — rust-toolchain.toml pins 1.95.0." >&2
   exit 1
 fi
+
+# The tests' S3 server (a real one, on loopback): s3s-fs, built once into ~/.cargo/bin.
+if [ "${1:-}" = "--test" ] && ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/s3s-fs" ]; then
+  echo "setup: installing s3s-fs 0.14.1 (cargo install, a few minutes once)"
+  CARGO_TARGET_DIR="${CLIPGUARD_CACHE:-$HOME/.cache/clipguard}/s3s-target" \
+    cargo install s3s-fs@0.14.1 --features binary --locked --quiet
+fi
 echo "setup: ok ($(ffmpeg -version | head -n1 | cut -d' ' -f1-3), $(cargo --version))"

@@ -32,6 +32,19 @@ pub struct Config {
     pub registry: RegistryConfig,
     pub retrain: RetrainConfig,
     pub review: crate::stage::ReviewPolicy,
+    pub media: MediaConfig,
+}
+
+/// Where media bytes live: empty `url` = `<data>/media`; `s3://BUCKET` = S3 or MinIO.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaConfig {
+    pub url: String,
+    /// S3-compatible endpoint (`http://127.0.0.1:9000` for MinIO); empty = AWS.
+    pub endpoint: String,
+    pub region: String,
+    /// Empty: the `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` environment.
+    pub access_key: String,
+    pub secret_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

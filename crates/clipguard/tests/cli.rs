@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 mod browser;
 #[path = "cli/cdp.rs"]
 mod cdp;
+#[path = "cli/s3.rs"]
+mod s3;
 #[path = "cli/web.rs"]
 mod web;
 

@@ -14,7 +14,7 @@ pub mod worker;
 
 use crate::analyse::AnalyserSet;
 use crate::ingest::Ingestor;
-use crate::media::LocalMediaStore;
+use crate::media::{LocalMediaStore, S3MediaStore};
 use crate::queue::{SqliteQueue, VIDEOS_TOPIC};
 use crate::store::SqliteStore;
 use clipguard_core::StageError;
@@ -45,7 +45,7 @@ pub struct Pipeline {
     pub config: Config,
     pub store: Arc<SqliteStore>,
     pub queue: Arc<SqliteQueue>,
-    pub media: Arc<LocalMediaStore>,
+    pub media: Arc<dyn MediaStore>,
     pub registry: Arc<dyn Registry>,
     pub analysers: AnalyserSet,
     /// The text champion the model thread started on (`None`: the model is off, or no
@@ -135,7 +135,7 @@ impl Pipeline {
 /// The database (migrated) and the media folder under `config.data.dir`.
 async fn open_backends(
     config: &Config,
-) -> Result<(sqlx::SqlitePool, Arc<LocalMediaStore>), PipelineError> {
+) -> Result<(sqlx::SqlitePool, Arc<dyn MediaStore>), PipelineError> {
     let db = Pipeline::database_path(config);
     let pool = crate::sqlite::open(&db)
         .await
@@ -143,9 +143,17 @@ async fn open_backends(
             path: db.display().to_string(),
             message: e.to_string(),
         })?;
-    let media = LocalMediaStore::open(&config.data.dir.join("media"))
-        .map_err(|e| PipelineError::Media(e.to_string()))?;
-    Ok((pool, Arc::new(media)))
+    let media: Arc<dyn MediaStore> = if config.media.url.trim().is_empty() {
+        Arc::new(
+            LocalMediaStore::open(&config.data.dir.join("media"))
+                .map_err(|e| PipelineError::Media(e.to_string()))?,
+        )
+    } else {
+        Arc::new(
+            S3MediaStore::open(&config.media).map_err(|e| PipelineError::Media(e.to_string()))?,
+        )
+    };
+    Ok((pool, media))
 }
 
 /// The store and the queue alone, for commands that only read them (`status`): no model is

@@ -3,7 +3,6 @@
 //! (no model is loaded), `run`/`worker` open it beside the queue and the store.
 
 use super::PipelineError;
-use crate::media::LocalMediaStore;
 use clipguard_core::config::Config;
 use clipguard_registry::mlflow::MlflowConfig;
 use clipguard_registry::{BuiltinRegistry, GatePolicy, MlflowRegistry, Registry};
@@ -27,7 +26,7 @@ pub fn bundle_cache(config: &Config) -> PathBuf {
 pub async fn open_registry(
     config: &Config,
     pool: &SqlitePool,
-    media: Arc<LocalMediaStore>,
+    media: Arc<dyn clipguard_core::stage::MediaStore>,
 ) -> Result<Arc<dyn Registry>, PipelineError> {
     let registry: Arc<dyn Registry> = match config.registry.backend.as_str() {
         "mlflow" => Arc::new(

@@ -2,7 +2,6 @@
 //! is missing. Exit code 1 when a required check fails.
 
 use clipguard_core::Config;
-use clipguard_core::stage::MediaStore;
 use clipguard_pipeline::Pipeline;
 use clipguard_pipeline::analyse::{ffmpeg, keywords::KeywordRules};
 use std::process::ExitCode;
