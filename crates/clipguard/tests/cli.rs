@@ -71,12 +71,11 @@ fn clipguard(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().expect("clipguard runs")
 }
 
-/// `clipguard --data DATA run ARGS…` in the background, output discarded.
-fn spawn_run(data: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+/// `clipguard --data DATA ARGS…` in the background, output discarded.
+fn spawn_clipguard(data: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
     Command::new(BIN)
         .arg("--data")
         .arg(data)
-        .arg("run")
         .args(args)
         .envs(env.iter().copied())
         .stdin(Stdio::null())
@@ -253,7 +252,7 @@ async fn sigkill_in_the_middle_loses_nothing_and_duplicates_nothing() {
         ("CLIPGUARD_FRAMES__MAX_FRAMES", "240"),
         ("CLIPGUARD_QUEUE__VISIBILITY_TIMEOUT_SECS", "2"),
     ];
-    let mut child = spawn_run(data.path(), &["--once", "--addr", "", samples], &env);
+    let mut child = spawn_clipguard(data.path(), &["run", "--once", "--addr", "", samples], &env);
     let total = manifest().len();
     let db_path = data.path().join("clipguard.db");
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -914,7 +913,7 @@ async fn a_promoted_text_model_is_hot_swapped_mid_stream_and_rollback_swaps_it_b
     ok(&clipguard(&data, &["models", "promote", "text", &v1], &env));
     let label1 = format!("text-v{v1}:{}", first.2);
 
-    let run = spawn_run(&data, &["--addr", ""], &env);
+    let run = spawn_clipguard(&data, &["run", "--addr", ""], &env);
     let ingest = |ids: &[&str], folder: &str| {
         let src = dir.path().join(folder);
         copy_samples(ids, &src);
@@ -995,7 +994,11 @@ async fn run_retrains_on_its_own_once_enough_review_labels_arrive() {
     let src = dir.path().join("videos");
     copy_samples(&["7400000000000000001", "7400000000000000002"], &src);
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let run = spawn_run(&data, &["--addr", "", src.to_str().unwrap()], &env_ref);
+    let run = spawn_clipguard(
+        &data,
+        &["run", "--addr", "", src.to_str().unwrap()],
+        &env_ref,
+    );
     wait_for_verdicts(&data, 2, "text-e5").await;
     let pool = SqlitePool::connect(&format!("sqlite://{}", data.join("clipguard.db").display()))
         .await
@@ -1105,7 +1108,7 @@ async fn fusion_fitted_on_review_labels_is_promoted_hot_swapped_and_rolled_back(
         ok(&clipguard(&data, &["ingest", src.to_str().unwrap()], &env));
     };
     ingest(&first, "batch1");
-    let run = spawn_run(&data, &["--addr", ""], &env);
+    let run = spawn_clipguard(&data, &["run", "--addr", ""], &env);
     let seen = wait_for_verdicts(&data, first.len(), "fusion").await;
     let builtin = "fusion-v0-provisional";
     assert!(seen.values().all(|v| v == builtin), "{seen:?}");

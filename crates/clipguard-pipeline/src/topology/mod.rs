@@ -71,12 +71,16 @@ impl Pipeline {
         config.data.dir.join("clipguard.db")
     }
 
-    /// Opens the embedded backends under `config.data.dir`, the registry, and builds the
-    /// analysers.
+    /// Opens the backends ([`Backends::open`]) and builds the analysers on what the registry
+    /// and the saved settings say is in force.
     pub async fn open(config: Config) -> Result<Pipeline, PipelineError> {
-        let (pool, media) = open_backends(&config).await?;
-        let store = Arc::new(SqliteStore::new(pool.clone()));
-        let registry = registry::open_registry(&config, &pool, media.clone()).await?;
+        let Backends {
+            config,
+            store,
+            queue,
+            media,
+            registry,
+        } = Backends::open(config).await?;
         let text_start = hot_swap::text_start(&config, registry.as_ref()).await?;
         let (fusion, fusion_start) = hot_swap::fusion_start(&config, registry.as_ref()).await?;
         let (rules, decide, settings_loaded) = settings::settings_start(&store, &config).await?;
@@ -89,7 +93,7 @@ impl Pipeline {
         let analysers = AnalyserSet::build(&config, start).await?;
         Ok(Pipeline {
             store,
-            queue: Arc::new(SqliteQueue::new(pool, VIDEOS_TOPIC, config.queue.clone())),
+            queue,
             media,
             registry,
             analysers,
@@ -98,6 +102,17 @@ impl Pipeline {
             settings_loaded,
             config,
         })
+    }
+
+    /// The backends alone (cheap: shared handles).
+    pub fn backends(&self) -> Backends {
+        Backends {
+            config: self.config.clone(),
+            store: self.store.clone(),
+            queue: self.queue.clone(),
+            media: self.media.clone(),
+            registry: self.registry.clone(),
+        }
     }
 
     pub fn store_dyn(&self) -> Arc<dyn Store> {
@@ -129,6 +144,31 @@ impl Pipeline {
             self.analysers.clone(),
             self.config.clone(),
         )
+    }
+}
+
+/// The store, the queue, the media store and the registry, without any analyser: what the
+/// dashboard (`serve`) needs, so it starts without loading a model.
+#[derive(Clone)]
+pub struct Backends {
+    pub config: Config,
+    pub store: Arc<SqliteStore>,
+    pub queue: Arc<SqliteQueue>,
+    pub media: Arc<dyn MediaStore>,
+    pub registry: Arc<dyn Registry>,
+}
+
+impl Backends {
+    pub async fn open(config: Config) -> Result<Backends, PipelineError> {
+        let (pool, media) = open_backends(&config).await?;
+        let registry = registry::open_registry(&config, &pool, media.clone()).await?;
+        Ok(Backends {
+            store: Arc::new(SqliteStore::new(pool.clone())),
+            queue: Arc::new(SqliteQueue::new(pool, VIDEOS_TOPIC, config.queue.clone())),
+            media,
+            registry,
+            config,
+        })
     }
 }
 

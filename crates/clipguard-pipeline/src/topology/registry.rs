@@ -47,6 +47,5 @@ pub async fn open_registry(
 
 /// Opens only the database, the media store and the registry (for `models …`).
 pub async fn open_registry_only(config: &Config) -> Result<Arc<dyn Registry>, PipelineError> {
-    let (pool, media) = super::open_backends(config).await?;
-    open_registry(config, &pool, media).await
+    Ok(super::Backends::open(config.clone()).await?.registry)
 }

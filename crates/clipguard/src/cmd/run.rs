@@ -61,7 +61,7 @@ pub async fn run(
     }
     let pipeline = Pipeline::open(config).await?;
     let (stop_web, web_stopped) = watch::channel(false);
-    let web = super::web::start_web(&pipeline, web_stopped, once).await?;
+    let web = super::web::start_web(&pipeline.backends(), web_stopped, once).await?;
     let report = ingest_sources(&pipeline, specs).await?;
     print_ingest(&report);
     process(&pipeline, once).await?;

@@ -5,7 +5,7 @@
 use anyhow::Context;
 use clipguard_core::Config;
 use clipguard_core::stage::{Accounts, Role};
-use clipguard_pipeline::Pipeline;
+use clipguard_pipeline::topology::Backends;
 use clipguard_pipeline::topology::registry::gate_policy;
 use clipguard_pipeline::topology::settings::PipelineSettingsCheck;
 use clipguard_web::auth::secret;
@@ -14,16 +14,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::sync::watch;
 
-fn state(pipeline: &Pipeline, stopping: watch::Receiver<bool>) -> WebState {
-    let config = &pipeline.config;
+fn state(b: &Backends, stopping: watch::Receiver<bool>) -> WebState {
+    let config = &b.config;
     WebState {
-        store: pipeline.store_dyn(),
-        queue: pipeline.queue_dyn(),
-        accounts: pipeline.store.clone(),
-        reviews: pipeline.store.clone(),
-        registry: pipeline.registry.clone(),
-        media: pipeline.media_dyn(),
-        saved: pipeline.store.clone(),
+        store: b.store.clone(),
+        queue: b.queue.clone(),
+        accounts: b.store.clone(),
+        reviews: b.store.clone(),
+        registry: b.registry.clone(),
+        media: b.media.clone(),
+        saved: b.store.clone(),
         check: Arc::new(PipelineSettingsCheck {
             config: config.clone(),
         }),
@@ -40,14 +40,14 @@ fn state(pipeline: &Pipeline, stopping: watch::Receiver<bool>) -> WebState {
 }
 
 /// Creates `admin` with a random password when there is no user yet.
-async fn ensure_admin(pipeline: &Pipeline) -> anyhow::Result<()> {
-    if pipeline.store.user_count().await? > 0 {
+async fn ensure_admin(b: &Backends) -> anyhow::Result<()> {
+    if b.store.user_count().await? > 0 {
         return Ok(());
     }
     let password = secret::random_token()[..20].to_string();
     let hash = secret::hash_password(&password).map_err(anyhow::Error::msg)?;
-    pipeline.store.put_user("admin", Role::Admin, &hash).await?;
-    let path = pipeline.config.data.dir.join("admin-password");
+    b.store.put_user("admin", Role::Admin, &hash).await?;
+    let path = b.config.data.dir.join("admin-password");
     write_private(&path, &password)?;
     println!(
         "first start: created user `admin` with password {password} (also in {}); add people with `clipguard users add NAME --role reviewer`",
@@ -73,11 +73,11 @@ fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
 /// Starts the page server unless `web.addr` is empty. With `--once` a busy port is a warning
 /// (the batch still runs); when serving, it is an error.
 pub async fn start_web(
-    pipeline: &Pipeline,
+    backends: &Backends,
     mut stop: watch::Receiver<bool>,
     once: bool,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
-    let addr = pipeline.config.web.addr.trim().to_string();
+    let addr = backends.config.web.addr.trim().to_string();
     if addr.is_empty() {
         return Ok(None);
     }
@@ -89,10 +89,10 @@ pub async fn start_web(
         }
         Err(e) => return Err(e).with_context(|| format!("binding the page server to {addr}")),
     };
-    ensure_admin(pipeline).await?;
+    ensure_admin(backends).await?;
     let local = listener.local_addr()?;
     println!("page: http://{local}/");
-    let state = state(pipeline, stop.clone());
+    let state = state(backends, stop.clone());
     Ok(Some(tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;
@@ -112,9 +112,10 @@ pub async fn serve(mut config: Config, addr: Option<String>) -> anyhow::Result<E
         !config.web.addr.trim().is_empty(),
         "serve needs an address: --addr HOST:PORT or web.addr"
     );
-    let pipeline = Pipeline::open(config).await?;
+    // The dashboard alone: no model is loaded.
+    let backends = Backends::open(config).await?;
     let (stop, stopped) = watch::channel(false);
-    let web = start_web(&pipeline, stopped, false).await?;
+    let web = start_web(&backends, stopped, false).await?;
     super::run::wait_for_signal().await;
     let _ = stop.send(true);
     if let Some(web) = web {

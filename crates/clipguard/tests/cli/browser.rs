@@ -40,7 +40,11 @@ fn a_moderator_works_through_the_dashboard_in_a_real_browser() {
         ("CLIPGUARD_REGISTRY__FLOORS__FUSION", "0"),
         ("CLIPGUARD_REGISTRY__MARGIN", "0"),
     ];
-    let run = spawn_run(data.path(), &["--addr", &format!("127.0.0.1:{port}")], &env);
+    let run = spawn_clipguard(
+        data.path(),
+        &["run", "--addr", &format!("127.0.0.1:{port}")],
+        &env,
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "the page server never started");

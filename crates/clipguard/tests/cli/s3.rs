@@ -50,9 +50,10 @@ fn media_in_s3_is_stored_analysed_and_served_in_ranges() {
     );
     let (_, viewer) = user(&data, "vera", "viewer");
     let port = free_port();
-    let run = spawn_run(
+    let run = spawn_clipguard(
         &data,
         &[
+            "run",
             "--addr",
             &format!("127.0.0.1:{port}"),
             samples().to_str().unwrap(),

@@ -90,9 +90,10 @@ fn the_api_and_pages_check_roles_csrf_and_escape_everything() {
     // Every ok verdict goes to the review queue (the samples are confident).
     env.push(("CLIPGUARD_REVIEW__AUDIT_RATE", "1"));
     env.push(("CLIPGUARD_REGISTRY__WATCH_SECS", "1"));
-    let child = spawn_run(
+    let child = spawn_clipguard(
         data.path(),
         &[
+            "run",
             "--addr",
             &addr,
             samples().to_str().unwrap(),
@@ -572,4 +573,26 @@ fn the_first_start_creates_an_admin_with_a_private_password() {
     );
     let password = std::fs::read_to_string(&file).unwrap();
     assert!(out.contains(password.trim()));
+}
+
+#[test]
+fn serve_runs_the_dashboard_alone_and_stops_on_sigterm() {
+    let data = tempfile::tempdir().unwrap();
+    let (_, viewer) = user(data.path(), "vera", "viewer");
+    let port = free_port();
+    // No model files at all: the dashboard does not load any.
+    let child = spawn_clipguard(
+        data.path(),
+        &["serve", "--addr", &format!("127.0.0.1:{port}")],
+        &[("CLIPGUARD_MODELS__DIR", "/nonexistent-clipguard-models")],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "serve never listened");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(http(port, "GET", "/readyz", &[], "").0, 200);
+    let stats = get_json(port, "/api/v1/stats", &viewer);
+    assert_eq!(stats["verdicts"]["videos"], 0, "{stats}");
+    stop(child);
 }
