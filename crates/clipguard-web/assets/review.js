@@ -10,7 +10,12 @@ async function next() {
   $("status").textContent = "Claiming the next item…";
   const claimed = await api("POST", "/api/v1/reviews/claim");
   if (claimed.status === 204) { $("status").textContent = "The queue is empty."; return; }
-  if (!claimed.ok) { $("status").textContent = "Cannot claim: " + (await claimed.text()); return; }
+  if (!claimed.ok) {
+    const reply = await claimed.json().catch(() => ({}));
+    $("status").textContent = "Cannot claim: " + (reply.error ?? claimed.statusText);
+    if (claimed.status === 403) await showQueue();
+    return;
+  }
   const item = await claimed.json();
   const detail = await (await fetch("/api/v1/videos/" + encodeURIComponent(item.video_id))).json();
   current = item;
@@ -31,13 +36,34 @@ async function next() {
   $("item").hidden = false;
 }
 
+/// Read-only: the queue as links (for viewers, who cannot claim).
+async function showQueue() {
+  const r = await fetch("/api/v1/reviews/queue?limit=100", { credentials: "same-origin" });
+  if (!r.ok) return;
+  const list = document.createElement("ol");
+  list.id = "queue";
+  for (const item of await r.json()) {
+    const li = document.createElement("li");
+    const a = document.createElement("a");
+    a.href = "/videos/" + encodeURIComponent(item.video_id);
+    a.textContent = item.video_id;
+    li.append(a, ` ${item.harmful_score.toFixed(2)} (${item.reason}) ${(item.caption ?? "").slice(0, 100)}`);
+    list.appendChild(li);
+  }
+  $("status").after(list);
+}
+
 async function decide(decision) {
   if (!current) return;
   const categories = decision === "harmful"
     ? [...document.querySelectorAll('input[name="category"]:checked')].map((b) => b.value) : [];
   const response = await api("POST", "/api/v1/videos/" + encodeURIComponent(current.video_id) + "/reviews",
     { decision, categories, note: $("note").value });
-  if (!response.ok) { $("status").textContent = "Not saved: " + (await response.text()); return; }
+  if (!response.ok) {
+    const reply = await response.json().catch(() => ({}));
+    $("status").textContent = "Not saved: " + (reply.error ?? response.statusText);
+    return;
+  }
   $("status").textContent = `Saved: ${current.video_id} is ${decision}.`;
   await next();
 }
