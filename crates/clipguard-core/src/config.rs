@@ -15,7 +15,9 @@ pub const DEFAULTS_TOML: &str = include_str!("../../../config/clipguard.toml");
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     pub data: DataConfig,
+    pub store: StoreConfig,
     pub queue: QueueConfig,
+    pub cache: CacheConfig,
     pub worker: WorkerConfig,
     pub ingest: IngestConfig,
     pub frames: FramesConfig,
@@ -53,13 +55,55 @@ pub struct DataConfig {
     pub datasets: String,
 }
 
+/// Where videos, verdicts, reviews and events live: empty `url` = `<data>/clipguard.db`
+/// (SQLite); `postgres://…` = PostgreSQL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreConfig {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+/// The optional shared dedup cache: empty `url` = the store's unique keys alone;
+/// `redis://host:port` = Redis `SET NX` with a TTL in front of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheConfig {
+    pub url: String,
+    pub dedup_ttl_secs: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueConfig {
+    /// `embedded` (SQLite, in the store's data folder) or `kafka`.
+    pub kind: String,
+    /// Kafka bootstrap servers, `host:port[,host:port…]`.
+    pub brokers: String,
+    /// Kafka consumer group shared by every worker.
+    pub group: String,
+    /// Partitions of the topics ClipGuard creates (the most workers that can share the load).
+    pub partitions: u32,
+    pub session_timeout_ms: u64,
+    /// Also consume the seed's messages from this topic (`tiktok_raw_data`); empty = off.
+    pub seed_topic: String,
+    /// Replication factor of the topics ClipGuard creates (3 on a real cluster).
+    pub replication: i32,
     pub visibility_timeout_secs: u64,
     pub max_attempts: u32,
     pub backoff_base_ms: u64,
     pub backoff_max_ms: u64,
     pub poll_interval_ms: u64,
+}
+
+impl QueueConfig {
+    /// Exponential backoff after the failed `attempt` (1-based): base * 2^(attempt-1), capped.
+    /// Every queue backend waits this long before delivering a retried message again.
+    pub fn backoff(&self, attempt: u32) -> std::time::Duration {
+        let exp = attempt.saturating_sub(1).min(20);
+        let ms = self
+            .backoff_base_ms
+            .saturating_mul(1u64 << exp)
+            .min(self.backoff_max_ms);
+        std::time::Duration::from_millis(ms)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -236,6 +280,15 @@ impl Config {
         }
         if self.registry.watch_secs == 0 {
             return bad("registry.watch_secs must be at least 1");
+        }
+        if !["embedded", "kafka"].contains(&self.queue.kind.as_str()) {
+            return bad("queue.kind must be \"embedded\" or \"kafka\"");
+        }
+        if self.queue.kind == "kafka" && self.queue.brokers.trim().is_empty() {
+            return bad("queue.brokers must name the Kafka brokers when queue.kind = \"kafka\"");
+        }
+        if self.queue.partitions == 0 || self.store.max_connections == 0 {
+            return bad("queue.partitions and store.max_connections must be at least 1");
         }
         if self.queue.max_attempts == 0 {
             return bad("queue.max_attempts must be at least 1");

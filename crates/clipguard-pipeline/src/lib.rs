@@ -7,11 +7,13 @@
 
 pub mod analyse;
 pub mod bench;
+pub mod cache;
 pub mod decide;
 pub mod ingest;
 pub mod media;
 pub mod queue;
 pub mod sources;
+pub mod sql;
 pub mod sqlite;
 pub mod store;
 pub mod topology;

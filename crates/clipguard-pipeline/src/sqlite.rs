@@ -1,6 +1,6 @@
-//! Opening the embedded SQLite database shared by the queue and the store: WAL so readers
-//! (the web page, `status`) never block the worker, a busy timeout so concurrent writers wait
-//! instead of failing, and the migrations applied on open.
+//! Opening the embedded queue's SQLite database (the same file as the embedded store, see
+//! `sql.rs`): WAL so readers (the web page, `status`) never block the worker, a busy timeout so
+//! concurrent writers wait instead of failing, and the SQLite migrations applied on open.
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -8,7 +8,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Opens (creating if needed) the database file and brings its schema up to date.
 pub async fn open(path: &Path) -> Result<SqlitePool, sqlx::Error> {
@@ -30,12 +30,4 @@ pub async fn open(path: &Path) -> Result<SqlitePool, sqlx::Error> {
     Ok(pool)
 }
 
-/// Milliseconds since the Unix epoch (queue times are integers so comparisons are exact).
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// RFC 3339 UTC with milliseconds: sortable as text.
-pub fn now_text() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+pub use crate::sql::{now_ms, now_text};

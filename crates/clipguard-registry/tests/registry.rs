@@ -12,22 +12,16 @@ mod registry {
 }
 
 use clipguard_registry::{BuiltinRegistry, MlflowConfig, MlflowRegistry, Registry};
+use clipguard_testkit::Postgres;
 use registry::{media::FolderMediaStore, server::MlflowServer, suite};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::AnyPool;
 use std::sync::Arc;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn builtin_registry_passes_the_suite() {
+async fn builtin_suite(url: &str) {
+    sqlx::any::install_default_drivers();
     let tmp = tempfile::tempdir().unwrap();
-    let options = SqliteConnectOptions::new()
-        .filename(tmp.path().join("clipguard.db"))
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await
-        .unwrap();
+    let url = url.replace("{tmp}", &tmp.path().display().to_string());
+    let pool = AnyPool::connect(&url).await.unwrap();
     let media = Arc::new(FolderMediaStore::new(&tmp.path().join("media")));
     // Opening twice is harmless: the tables are created only when missing.
     BuiltinRegistry::open(pool.clone(), media.clone())
@@ -35,6 +29,18 @@ async fn builtin_registry_passes_the_suite() {
         .unwrap();
     let registry = BuiltinRegistry::open(pool, media).await.unwrap();
     suite::run(Arc::new(registry) as Arc<dyn Registry>, tmp.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builtin_registry_passes_the_suite() {
+    builtin_suite("sqlite://{tmp}/clipguard.db?mode=rwc").await;
+}
+
+/// The same tables in the scale-out store: a real PostgreSQL server on a loopback port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builtin_registry_on_postgres_passes_the_suite() {
+    let pg = Postgres::start();
+    builtin_suite(&pg.url("registry")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -41,8 +41,12 @@ pub enum Command {
     },
     /// Add sources to the queue (dedup by platform id and content hash) and exit.
     Ingest {
-        #[arg(required = true)]
+        #[arg(required_unless_present = "requeue")]
         sources: Vec<String>,
+        /// Also publish every stored video that has no verdict yet (after a crash between
+        /// storing a video and queueing it; automatic with the embedded queue).
+        #[arg(long)]
+        requeue: bool,
     },
     /// Analyse queued videos until Ctrl-C (or until the queue is empty with --once).
     Worker {
@@ -413,6 +417,17 @@ pub enum BenchCommand {
         language: Option<String>,
         #[arg(long, default_value_t = 120.0)]
         max_seconds: f32,
+    },
+    /// Messages per second through the embedded queue and, with --brokers, Kafka, side by
+    /// side (publish, then lease + ack in batches, as the worker does).
+    Queue {
+        #[arg(long, default_value_t = 20000)]
+        messages: usize,
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        /// Kafka bootstrap servers (a fresh broker: bench/queue.sh starts tansu).
+        #[arg(long, value_name = "HOST:PORT")]
+        brokers: Option<String>,
     },
     /// The whole flow (ingest, every enabled analyser, fusion, store) in a throw-away data
     /// folder.

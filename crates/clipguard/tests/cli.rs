@@ -16,6 +16,8 @@ mod browser;
 mod cdp;
 #[path = "cli/s3.rs"]
 mod s3;
+#[path = "cli/scaleout.rs"]
+mod scaleout;
 #[path = "cli/web.rs"]
 mod web;
 

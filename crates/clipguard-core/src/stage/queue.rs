@@ -90,4 +90,12 @@ pub trait Queue: Send + Sync {
     async fn requeue_dead(&self, id: &str) -> Result<bool, QueueError>;
     /// Drops a dead letter for good; `false` if there is no such dead letter.
     async fn discard_dead(&self, id: &str) -> Result<bool, QueueError>;
+    /// Publishes a stored verdict for downstream consumers (Kafka's `clipguard.verdicts`);
+    /// the embedded queue has no such topic (the store is the record).
+    async fn publish_verdict(&self, _verdict: &crate::Verdict) -> Result<(), QueueError> {
+        Ok(())
+    }
+    /// Called once a worker stops: settle what can be settled and leave (Kafka leaves its
+    /// consumer group so the partitions move at once).
+    async fn close(&self) {}
 }

@@ -18,6 +18,10 @@ pub enum InsertOutcome {
 pub enum StoreError {
     #[error("store backend: {0}")]
     Backend(String),
+    /// The database cannot be reached (down, restarting, out of connections): the same work
+    /// succeeds later, so callers wait and retry instead of failing the message.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
     #[error("stored row is corrupt: {0}")]
     Corrupt(String),
     #[error("not found: {0}")]
@@ -27,7 +31,7 @@ pub enum StoreError {
 impl Classify for StoreError {
     fn class(&self) -> ErrorClass {
         match self {
-            StoreError::Backend(_) => ErrorClass::External,
+            StoreError::Backend(_) | StoreError::Unavailable(_) => ErrorClass::External,
             StoreError::Corrupt(_) => ErrorClass::Internal,
             StoreError::NotFound(_) => ErrorClass::Input,
         }

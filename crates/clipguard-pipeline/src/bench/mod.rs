@@ -1,4 +1,4 @@
-//! `clipguard bench text|frames|asr|pipeline`: throughput, latency percentiles and peak memory
+//! `clipguard bench text|frames|asr|pipeline|queue`: throughput, latency percentiles and peak memory
 //! of each model and of the whole pipeline, on the same code paths production uses, printed as
 //! one JSON object so `bench/compare.sh` can set them beside the reference engines.
 //!
@@ -8,6 +8,7 @@
 pub mod asr;
 pub mod frames;
 pub mod pipeline;
+pub mod queue;
 pub mod report;
 pub mod text;
 

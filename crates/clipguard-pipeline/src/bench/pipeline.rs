@@ -31,8 +31,9 @@ pub async fn run(config: &Config, bench: &PipelineBench) -> Result<BenchReport, 
     let load = load.elapsed();
 
     let ingest = Instant::now();
-    let candidates = pipeline.discover(&bench.sources).map_err(BenchError::run)?;
-    let report = pipeline
+    let backends = pipeline.backends();
+    let candidates = backends.discover(&bench.sources).map_err(BenchError::run)?;
+    let report = backends
         .ingest_candidates(&bench.sources, candidates, || {})
         .await
         .map_err(BenchError::run)?;

@@ -77,6 +77,8 @@ pub struct Ingestor {
     media: Arc<dyn MediaStore>,
     config: Config,
     tmp_dir: PathBuf,
+    /// The shared dedup cache (`[cache] url`), in front of the store's own check.
+    cache: Option<crate::cache::DedupCache>,
 }
 
 impl std::fmt::Debug for Ingestor {
@@ -107,16 +109,45 @@ impl Ingestor {
             media,
             config,
             tmp_dir,
+            cache: None,
         }
     }
 
-    pub async fn ingest(&self, mut candidate: Candidate) -> Result<IngestOutcome, IngestError> {
+    pub fn with_cache(mut self, cache: Option<crate::cache::DedupCache>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// Ingests one candidate. With a dedup cache, a known platform id is claimed first, so
+    /// concurrent ingest processes download it once; the claim is given back if ingest fails
+    /// with an error (not with a stored `failed` verdict, which is an outcome).
+    pub async fn ingest(&self, candidate: Candidate) -> Result<IngestOutcome, IngestError> {
+        let claimed = match (&self.cache, known_id(&candidate)) {
+            (Some(cache), Some(id)) => match cache.claim(&id).await {
+                Ok(true) => Some((cache, id)),
+                Ok(false) => return Ok(IngestOutcome::DuplicateId(id)),
+                Err(e) => {
+                    tracing::warn!("dedup cache unavailable, using the store alone: {e}");
+                    None
+                }
+            },
+            _ => None,
+        };
+        let outcome = self.ingest_unclaimed(candidate).await;
+        if let (Err(_), Some((cache, id))) = (&outcome, claimed)
+            && let Err(e) = cache.release(&id).await
+        {
+            tracing::warn!("dedup cache: cannot release {id}: {e}");
+        }
+        outcome
+    }
+
+    async fn ingest_unclaimed(
+        &self,
+        mut candidate: Candidate,
+    ) -> Result<IngestOutcome, IngestError> {
         normalise::normalise(&mut candidate.meta);
-        let meta = &candidate.meta;
-        let known_id = meta.platform_id.as_ref().map(|pid| {
-            let platform = meta.platform.clone().unwrap_or_else(|| "file".into());
-            format!("{platform}:{pid}")
-        });
+        let known_id = known_id(&candidate);
         if let Some(id) = &known_id
             && self.store.get_video(id).await?.is_some()
         {
@@ -125,7 +156,7 @@ impl Ingestor {
         let fetched = match &candidate.media {
             MediaRef::Unavailable(reason) => {
                 return Ok(IngestOutcome::Skipped {
-                    origin: meta.origin.clone(),
+                    origin: candidate.meta.origin.clone(),
                     reason: reason.clone(),
                 });
             }
@@ -285,6 +316,17 @@ impl Ingestor {
             .await?;
         Ok(IngestOutcome::Failed { id, reason })
     }
+}
+
+/// `platform:platform_id` when the candidate's metadata names its platform id (after
+/// normalising), known before any download.
+fn known_id(candidate: &Candidate) -> Option<String> {
+    let mut meta = candidate.meta.clone();
+    normalise::normalise(&mut meta);
+    meta.platform_id.as_ref().map(|pid| {
+        let platform = meta.platform.clone().unwrap_or_else(|| "file".into());
+        format!("{platform}:{pid}")
+    })
 }
 
 /// A video from a candidate's metadata under `id` (`platform:platform_id`); media fields empty.

@@ -36,13 +36,7 @@ impl SqliteQueue {
 
     /// Exponential backoff for the attempt that just failed, capped.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = attempt.saturating_sub(1).min(20);
-        let ms = self
-            .config
-            .backoff_base_ms
-            .saturating_mul(1u64 << exp)
-            .min(self.config.backoff_max_ms);
-        Duration::from_millis(ms)
+        self.config.backoff(attempt)
     }
 
     fn parse_receipt(receipt: &str) -> Result<(i64, &str), QueueError> {

@@ -1,7 +1,7 @@
 //! Users, API tokens and sessions in the embedded store (`migrations/0003_accounts_reviews.sql`).
 
-use super::sqlite::{SqliteStore, backend};
-use crate::sqlite::now_text;
+use super::sql::{SqlStore, backend};
+use crate::sql::now_text;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use clipguard_core::stage::{Accounts, Principal, Role, Session, StoreError};
@@ -19,7 +19,7 @@ fn principal(name: String, role_text: &str) -> Result<Principal, StoreError> {
 }
 
 #[async_trait]
-impl Accounts for SqliteStore {
+impl Accounts for SqlStore {
     async fn put_user(
         &self,
         name: &str,
@@ -27,7 +27,7 @@ impl Accounts for SqliteStore {
         password_hash: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO users (name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO users (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT(name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash",
         )
         .bind(name)
@@ -42,7 +42,7 @@ impl Accounts for SqliteStore {
 
     async fn user(&self, name: &str) -> Result<Option<(String, Role)>, StoreError> {
         let row: Option<(String, String)> =
-            sqlx::query_as("SELECT password_hash, role FROM users WHERE name = ?1")
+            sqlx::query_as("SELECT password_hash, role FROM users WHERE name = $1")
                 .bind(name)
                 .fetch_optional(self.pool())
                 .await
@@ -63,7 +63,7 @@ impl Accounts for SqliteStore {
             return Err(StoreError::NotFound(format!("user `{user}`")));
         }
         sqlx::query(
-            "INSERT INTO api_tokens (token_hash, user_name, label, created_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO api_tokens (token_hash, user_name, label, created_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(token_hash)
         .bind(user)
@@ -78,7 +78,7 @@ impl Accounts for SqliteStore {
     async fn token_principal(&self, token_hash: &str) -> Result<Option<Principal>, StoreError> {
         let row: Option<(String, String)> = sqlx::query_as(
             "SELECT u.name, u.role FROM api_tokens t JOIN users u ON u.name = t.user_name
-             WHERE t.token_hash = ?1",
+             WHERE t.token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(self.pool())
@@ -95,13 +95,13 @@ impl Accounts for SqliteStore {
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         // Expired sessions are swept whenever a new one starts.
-        sqlx::query("DELETE FROM sessions WHERE expires_at < ?1")
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(now_text())
             .execute(self.pool())
             .await
             .map_err(backend)?;
         sqlx::query(
-            "INSERT INTO sessions (id_hash, user_name, csrf, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO sessions (id_hash, user_name, csrf, expires_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(id_hash)
         .bind(user)
@@ -116,7 +116,7 @@ impl Accounts for SqliteStore {
     async fn session(&self, id_hash: &str) -> Result<Option<Session>, StoreError> {
         let row: Option<(String, String, String)> = sqlx::query_as(
             "SELECT u.name, u.role, s.csrf FROM sessions s JOIN users u ON u.name = s.user_name
-             WHERE s.id_hash = ?1 AND s.expires_at > ?2",
+             WHERE s.id_hash = $1 AND s.expires_at > $2",
         )
         .bind(id_hash)
         .bind(now_text())
@@ -133,7 +133,7 @@ impl Accounts for SqliteStore {
     }
 
     async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = ?1")
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash)
             .execute(self.pool())
             .await

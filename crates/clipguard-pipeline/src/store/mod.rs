@@ -1,10 +1,11 @@
-//! Store backends. `sqlite` is the embedded default; PostgreSQL (#6) implements the same
-//! `clipguard_core::stage::Store` trait with the same schema.
+//! The store: one implementation of `clipguard_core::stage::Store` (and the accounts, reviews
+//! and settings traits) over SQLite (embedded default) or PostgreSQL (`[store] url`), see
+//! `crate::sql` for why one and how the engines differ.
 
 mod accounts;
 mod reviews;
 mod search;
 mod settings;
-pub mod sqlite;
+pub mod sql;
 
-pub use sqlite::SqliteStore;
+pub use sql::SqlStore;

@@ -1,18 +1,22 @@
-//! The review queue, claims and reviewers' decisions in the embedded store.
+//! The review queue, claims and reviewers' decisions in the store.
 //!
 //! The queue is computed, not stored: every video whose latest verdict is `ok` and that no one
 //! has reviewed, kept when its score is inside the review band (`uncertain`) or when its id
 //! falls in the audit sample (`audit`: sha256 of the id below `audit_rate`, so the sample is
 //! stable across calls and machines). Claims live in `review_claims`; taking one happens in a
-//! write transaction, which SQLite serialises, so two reviewers never claim the same video.
+//! transaction that SQLite serialises (it writes first) and PostgreSQL serialises with an
+//! advisory lock, so two reviewers never claim the same video.
 
-use super::sqlite::{SqliteStore, backend, from_json, to_json};
-use crate::sqlite::now_text;
+use super::sql::{SqlStore, backend, from_json, to_json};
+use crate::sql::now_text;
 use async_trait::async_trait;
 use chrono::{Duration, SecondsFormat, Utc};
 use clipguard_core::stage::{NewReview, Review, ReviewItem, ReviewPolicy, Reviews, StoreError};
 use sha2::{Digest, Sha256};
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
+
+/// The advisory-lock key that serialises claims (PostgreSQL).
+const CLAIM_LOCK: i64 = 0x636c_6169_6d;
 
 /// How many recent unreviewed verdicts the queue looks at.
 const SCAN_LIMIT: i64 = 20_000;
@@ -26,19 +30,19 @@ fn in_audit_sample(video_id: &str, rate: f32) -> bool {
 
 /// The queue, most uncertain first, then the audit sample (newest first).
 async fn queue(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     policy: &ReviewPolicy,
 ) -> Result<Vec<ReviewItem>, StoreError> {
     let rows: Vec<(String, String, f64, Option<String>)> = sqlx::query_as(
         "SELECT v.id, v.caption, vd.harmful_score, c.reviewer
          FROM verdicts vd
          JOIN videos v ON v.id = vd.video_id
-         LEFT JOIN review_claims c ON c.video_id = v.id AND c.expires_at > ?1
+         LEFT JOIN review_claims c ON c.video_id = v.id AND c.expires_at > $1
          WHERE vd.status = 'ok' AND vd.harmful_score IS NOT NULL
            AND vd.decided_at = (SELECT max(decided_at) FROM verdicts WHERE video_id = vd.video_id)
            AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.video_id = v.id)
          ORDER BY vd.decided_at DESC
-         LIMIT ?2",
+         LIMIT $2",
     )
     .bind(now_text())
     .bind(SCAN_LIMIT)
@@ -80,10 +84,10 @@ async fn queue(
 }
 
 #[async_trait]
-impl Reviews for SqliteStore {
+impl Reviews for SqlStore {
     async fn add_review(&self, r: &NewReview) -> Result<i64, StoreError> {
         let mut tx = self.pool().begin().await.map_err(backend)?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM videos WHERE id = ?1")
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM videos WHERE id = $1")
             .bind(&r.video_id)
             .fetch_optional(&mut *tx)
             .await
@@ -93,7 +97,7 @@ impl Reviews for SqliteStore {
         }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO reviews (video_id, reviewer, decision, categories, note, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(&r.video_id)
         .bind(&r.reviewer)
@@ -104,7 +108,7 @@ impl Reviews for SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(backend)?;
-        sqlx::query("DELETE FROM review_claims WHERE video_id = ?1")
+        sqlx::query("DELETE FROM review_claims WHERE video_id = $1")
             .bind(&r.video_id)
             .execute(&mut *tx)
             .await
@@ -116,7 +120,7 @@ impl Reviews for SqliteStore {
     async fn reviews_of(&self, video_id: &str) -> Result<Vec<Review>, StoreError> {
         let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(
             "SELECT id, reviewer, decision, categories, note, created_at FROM reviews
-             WHERE video_id = ?1 ORDER BY id",
+             WHERE video_id = $1 ORDER BY id",
         )
         .bind(video_id)
         .fetch_all(self.pool())
@@ -156,8 +160,13 @@ impl Reviews for SqliteStore {
         reviewer: &str,
     ) -> Result<Option<ReviewItem>, StoreError> {
         let mut tx = self.pool().begin().await.map_err(backend)?;
-        // Writing first takes SQLite's write lock for the whole transaction.
-        sqlx::query("DELETE FROM review_claims WHERE expires_at <= ?1")
+        if let Some(lock) = self.dialect().exclusive(CLAIM_LOCK) {
+            sqlx::query(&lock)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        sqlx::query("DELETE FROM review_claims WHERE expires_at <= $1")
             .bind(now_text())
             .execute(&mut *tx)
             .await
@@ -175,7 +184,7 @@ impl Reviews for SqliteStore {
         let expires = (Utc::now() + Duration::seconds(policy.claim_secs as i64))
             .to_rfc3339_opts(SecondsFormat::Millis, true);
         sqlx::query(
-            "INSERT INTO review_claims (video_id, reviewer, expires_at) VALUES (?1, ?2, ?3)
+            "INSERT INTO review_claims (video_id, reviewer, expires_at) VALUES ($1, $2, $3)
              ON CONFLICT(video_id) DO UPDATE SET reviewer = excluded.reviewer, expires_at = excluded.expires_at",
         )
         .bind(&item.video_id)
@@ -191,7 +200,7 @@ impl Reviews for SqliteStore {
 
     async fn reviewer_stats(&self) -> Result<Vec<(String, u64, u64)>, StoreError> {
         let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-            "SELECT reviewer, count(*), sum(decision = 'harmful') FROM reviews
+            "SELECT reviewer, count(*), sum(CASE WHEN decision = 'harmful' THEN 1 ELSE 0 END) FROM reviews
              GROUP BY reviewer ORDER BY count(*) DESC",
         )
         .fetch_all(self.pool())

@@ -1,7 +1,7 @@
 //! Versioned settings in the embedded store (`migrations/0004_settings.sql`).
 
-use super::sqlite::{SqliteStore, backend};
-use crate::sqlite::now_text;
+use super::sql::{SqlStore, backend};
+use crate::sql::now_text;
 use async_trait::async_trait;
 use clipguard_core::stage::{SettingVersion, Settings, StoreError};
 
@@ -19,7 +19,7 @@ fn version((id, kind, body, author, note, created_at): Row) -> SettingVersion {
 }
 
 #[async_trait]
-impl Settings for SqliteStore {
+impl Settings for SqlStore {
     async fn put_setting(
         &self,
         kind: &str,
@@ -29,7 +29,7 @@ impl Settings for SqliteStore {
     ) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO settings_versions (kind, body, author, note, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(kind)
         .bind(body)
@@ -44,7 +44,7 @@ impl Settings for SqliteStore {
     async fn latest_setting(&self, kind: &str) -> Result<Option<SettingVersion>, StoreError> {
         let row: Option<Row> = sqlx::query_as(
             "SELECT id, kind, body, author, note, created_at FROM settings_versions
-             WHERE kind = ?1 ORDER BY id DESC LIMIT 1",
+             WHERE kind = $1 ORDER BY id DESC LIMIT 1",
         )
         .bind(kind)
         .fetch_optional(self.pool())
@@ -60,7 +60,7 @@ impl Settings for SqliteStore {
     ) -> Result<Vec<SettingVersion>, StoreError> {
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, kind, body, author, note, created_at FROM settings_versions
-             WHERE kind = ?1 ORDER BY id DESC LIMIT ?2",
+             WHERE kind = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(kind)
         .bind(limit as i64)

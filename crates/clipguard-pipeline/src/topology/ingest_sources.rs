@@ -3,7 +3,7 @@
 //! them one by one and log one event summarising the run. Used by `run`, `ingest` and
 //! `bench pipeline`.
 
-use super::Pipeline;
+use super::Backends;
 use crate::ingest::{IngestError, IngestOutcome};
 use crate::sources::{self, Candidate, SourceError};
 use clipguard_core::stage::{Store, StoreError};
@@ -29,7 +29,7 @@ pub struct IngestReport {
     pub skipped: Vec<(String, String)>,
 }
 
-impl Pipeline {
+impl Backends {
     /// Every candidate the specs name, or the first spec that cannot be read.
     pub fn discover(&self, specs: &[String]) -> Result<Vec<Candidate>, IngestSourcesError> {
         let mut candidates = Vec::new();

@@ -1,8 +1,10 @@
 //! Topology: building the stages from one `Config` and running them.
 //!
-//! [`Pipeline::open`] wires the embedded backends (SQLite queue + store in `<data>/clipguard.db`,
-//! media under `<data>/media`); `ingestor()` and `worker()` hand out the two active stages.
-//! The scale-out backends (#6) plug in here and nowhere else.
+//! [`Backends::open`] wires the backends the config names — store (`[store] url`: SQLite file
+//! or PostgreSQL), queue (`[queue] kind`: embedded SQLite or Kafka), media (`[media] url`: local
+//! folder or S3), registry (`[registry] backend`: built-in or MLflow) — and [`Pipeline::open`]
+//! adds the analysers; `ingestor()` and `worker()` hand out the two active stages. Which
+//! backend is chosen is decided here and nowhere else.
 
 pub mod classify;
 pub mod hot_swap;
@@ -13,10 +15,11 @@ pub mod settings;
 pub mod worker;
 
 use crate::analyse::AnalyserSet;
+use crate::cache::DedupCache;
 use crate::ingest::Ingestor;
 use crate::media::{LocalMediaStore, S3MediaStore};
-use crate::queue::{SqliteQueue, VIDEOS_TOPIC};
-use crate::store::SqliteStore;
+use crate::sql::StoreLocation;
+use crate::store::SqlStore;
 use clipguard_core::StageError;
 use clipguard_core::config::Config;
 use clipguard_core::stage::{MediaStore, Queue, Store};
@@ -30,6 +33,10 @@ pub use worker::{RunMode, Worker, WorkerSummary};
 pub enum PipelineError {
     #[error("cannot open the database `{path}`: {message}")]
     Database { path: String, message: String },
+    #[error("cannot reach the dedup cache: {0}")]
+    Cache(String),
+    #[error("cannot open the queue: {0}")]
+    Queue(String),
     #[error("cannot open the media store: {0}")]
     Media(String),
     #[error(transparent)]
@@ -43,10 +50,11 @@ pub enum PipelineError {
 #[derive(Clone)]
 pub struct Pipeline {
     pub config: Config,
-    pub store: Arc<SqliteStore>,
-    pub queue: Arc<SqliteQueue>,
+    pub store: Arc<SqlStore>,
+    pub queue: Arc<dyn Queue>,
     pub media: Arc<dyn MediaStore>,
     pub registry: Arc<dyn Registry>,
+    pub cache: Option<DedupCache>,
     pub analysers: AnalyserSet,
     /// The text champion the model thread started on (`None`: the model is off, or no
     /// registry version exists and the built-in head serves).
@@ -80,6 +88,7 @@ impl Pipeline {
             queue,
             media,
             registry,
+            cache,
         } = Backends::open(config).await?;
         let text_start = hot_swap::text_start(&config, registry.as_ref()).await?;
         let (fusion, fusion_start) = hot_swap::fusion_start(&config, registry.as_ref()).await?;
@@ -96,6 +105,7 @@ impl Pipeline {
             queue,
             media,
             registry,
+            cache,
             analysers,
             text_start,
             fusion_start,
@@ -112,6 +122,7 @@ impl Pipeline {
             queue: self.queue.clone(),
             media: self.media.clone(),
             registry: self.registry.clone(),
+            cache: self.cache.clone(),
         }
     }
 
@@ -128,12 +139,7 @@ impl Pipeline {
     }
 
     pub fn ingestor(&self) -> Ingestor {
-        Ingestor::new(
-            self.store_dyn(),
-            self.queue_dyn(),
-            self.media_dyn(),
-            self.config.clone(),
-        )
+        self.backends().ingestor()
     }
 
     pub fn worker(&self) -> Worker {
@@ -152,37 +158,67 @@ impl Pipeline {
 #[derive(Clone)]
 pub struct Backends {
     pub config: Config,
-    pub store: Arc<SqliteStore>,
-    pub queue: Arc<SqliteQueue>,
+    pub store: Arc<SqlStore>,
+    pub queue: Arc<dyn Queue>,
     pub media: Arc<dyn MediaStore>,
     pub registry: Arc<dyn Registry>,
+    pub cache: Option<DedupCache>,
 }
 
 impl Backends {
+    /// The ingest stage on these backends (no model needed).
+    pub fn ingestor(&self) -> Ingestor {
+        Ingestor::new(
+            self.store.clone(),
+            self.queue.clone(),
+            self.media.clone(),
+            self.config.clone(),
+        )
+        .with_cache(self.cache.clone())
+    }
+
     pub async fn open(config: Config) -> Result<Backends, PipelineError> {
-        let (pool, media) = open_backends(&config).await?;
-        let registry = registry::open_registry(&config, &pool, media.clone()).await?;
+        let store = open_store(&config).await?;
+        let media = open_media(&config)?;
+        let registry = registry::open_registry(&config, store.pool(), media.clone()).await?;
+        let queue = open_queue(&config).await?;
+        let cache = DedupCache::open(&config.cache)
+            .await
+            .map_err(|e| PipelineError::Cache(e.to_string()))?;
         Ok(Backends {
-            store: Arc::new(SqliteStore::new(pool.clone())),
-            queue: Arc::new(SqliteQueue::new(pool, VIDEOS_TOPIC, config.queue.clone())),
+            store,
+            queue,
             media,
             registry,
+            cache,
             config,
         })
     }
 }
 
-/// The database (migrated) and the media folder under `config.data.dir`.
-async fn open_backends(
-    config: &Config,
-) -> Result<(sqlx::SqlitePool, Arc<dyn MediaStore>), PipelineError> {
-    let db = Pipeline::database_path(config);
-    let pool = crate::sqlite::open(&db)
+/// The store `[store] url` names (migrated).
+pub async fn open_store(config: &Config) -> Result<Arc<SqlStore>, PipelineError> {
+    let database = |message: String, location: String| PipelineError::Database {
+        path: location,
+        message,
+    };
+    let location =
+        StoreLocation::from_config(config).map_err(|e| database(e.to_string(), String::new()))?;
+    let (pool, dialect) = crate::sql::open(&location, config.store.max_connections)
         .await
-        .map_err(|e| PipelineError::Database {
-            path: db.display().to_string(),
-            message: e.to_string(),
-        })?;
+        .map_err(|e| database(e.to_string(), location.display()))?;
+    Ok(Arc::new(SqlStore::new(pool, dialect)))
+}
+
+/// The queue `[queue] kind` names: the embedded one lives in `<data>/clipguard.db`.
+pub async fn open_queue(config: &Config) -> Result<Arc<dyn Queue>, PipelineError> {
+    crate::queue::open(config)
+        .await
+        .map_err(|e| PipelineError::Queue(e.to_string()))
+}
+
+/// The media store `[media] url` names: `<data>/media` when empty.
+pub fn open_media(config: &Config) -> Result<Arc<dyn MediaStore>, PipelineError> {
     let media: Arc<dyn MediaStore> = if config.media.url.trim().is_empty() {
         Arc::new(
             LocalMediaStore::open(&config.data.dir.join("media"))
@@ -193,17 +229,13 @@ async fn open_backends(
             S3MediaStore::open(&config.media).map_err(|e| PipelineError::Media(e.to_string()))?,
         )
     };
-    Ok((pool, media))
+    Ok(media)
 }
 
 /// The store and the queue alone, for commands that only read them (`status`): no model is
 /// loaded and the registry is not touched.
 pub async fn open_stores(
     config: &Config,
-) -> Result<(Arc<SqliteStore>, Arc<SqliteQueue>), PipelineError> {
-    let (pool, _media) = open_backends(config).await?;
-    Ok((
-        Arc::new(SqliteStore::new(pool.clone())),
-        Arc::new(SqliteQueue::new(pool, VIDEOS_TOPIC, config.queue.clone())),
-    ))
+) -> Result<(Arc<SqlStore>, Arc<dyn Queue>), PipelineError> {
+    Ok((open_store(config).await?, open_queue(config).await?))
 }

@@ -6,7 +6,7 @@ use super::PipelineError;
 use clipguard_core::config::Config;
 use clipguard_registry::mlflow::MlflowConfig;
 use clipguard_registry::{BuiltinRegistry, GatePolicy, MlflowRegistry, Registry};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -25,7 +25,7 @@ pub fn bundle_cache(config: &Config) -> PathBuf {
 
 pub async fn open_registry(
     config: &Config,
-    pool: &SqlitePool,
+    pool: &AnyPool,
     media: Arc<dyn clipguard_core::stage::MediaStore>,
 ) -> Result<Arc<dyn Registry>, PipelineError> {
     let registry: Arc<dyn Registry> = match config.registry.backend.as_str() {

@@ -5,7 +5,7 @@
 
 use super::{Pipeline, PipelineError};
 use crate::analyse::keywords::KeywordRules;
-use crate::store::SqliteStore;
+use crate::store::SqlStore;
 use clipguard_core::Category;
 use clipguard_core::config::{Config, DecideConfig};
 use clipguard_core::stage::settings::kinds;
@@ -93,7 +93,7 @@ impl SettingsCheck for PipelineSettingsCheck {
 
 /// The saved rules and thresholds in force at start.
 pub async fn settings_start(
-    store: &SqliteStore,
+    store: &SqlStore,
     config: &Config,
 ) -> Result<(Option<KeywordRules>, DecideConfig, SettingsLoaded), PipelineError> {
     let err = |e: String| PipelineError::Settings(e);

@@ -5,7 +5,9 @@
 //! What happens to a failure depends on its class (see `clipguard_core::error`): bad input
 //! becomes a stored `failed` verdict and is acked; anything else is retried with backoff and,
 //! after the last attempt, dead-lettered *and* stored as `failed`, so every video ends with a
-//! verdict a person can see.
+//! verdict a person can see. A database that cannot be reached is not the message's fault:
+//! the worker waits for it (backing off, the message unacknowledged, its attempts untouched)
+//! and carries on where it was when the database is back.
 
 use crate::analyse::{self, AnalyserSet};
 use crate::decide::{DecideContext, decide};
@@ -112,6 +114,16 @@ impl Worker {
         mode: RunMode,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), WorkerError> {
+        let result = self.run_until(mode, &mut shutdown).await;
+        self.queue.close().await;
+        result
+    }
+
+    async fn run_until(
+        &self,
+        mode: RunMode,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), WorkerError> {
         let poll = Duration::from_millis(self.config.queue.poll_interval_ms);
         loop {
             if *shutdown.borrow() {
@@ -163,7 +175,10 @@ impl Worker {
             }
         };
         let started = Instant::now();
-        let video = match self.store.get_video(&message.video_id).await {
+        let video = match self
+            .patiently(|| self.store.get_video(&message.video_id))
+            .await
+        {
             Ok(Some(v)) => v,
             Ok(None) => {
                 let reason = format!("video `{}` is not in the store", message.video_id);
@@ -184,7 +199,11 @@ impl Worker {
             Err(e) => return self.give_back(delivery, &video.id, &e.message).await,
         };
         verdict.latency_ms = started.elapsed().as_millis() as u64;
-        if let Err(e) = self.store.put_verdict(&verdict).await {
+        if let Err(e) = self.patiently(|| self.store.put_verdict(&verdict)).await {
+            return self.give_back(delivery, &video.id, &e.to_string()).await;
+        }
+        if let Err(e) = self.queue.publish_verdict(&verdict).await {
+            // Stored but not announced: deliver again (the upsert keeps one row).
             return self.give_back(delivery, &video.id, &e.to_string()).await;
         }
         self.count(&verdict);
@@ -258,6 +277,30 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// Runs a store call, waiting out an unreachable database: backoff from 200 ms to 5 s, for
+    /// at most `PATIENCE`; other errors (and the last one) go back to the caller.
+    async fn patiently<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        const PATIENCE: Duration = Duration::from_secs(600);
+        let started = Instant::now();
+        let mut wait = Duration::from_millis(200);
+        loop {
+            match op().await {
+                Err(StoreError::Unavailable(e)) if started.elapsed() < PATIENCE => {
+                    if wait == Duration::from_millis(200) {
+                        tracing::warn!("store unavailable, waiting for it: {e}");
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                other => return other,
+            }
+        }
     }
 
     fn failed(&self, video_id: &str, reason: &str) -> Verdict {

@@ -20,14 +20,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use clipguard_core::manifest::ModelManifest;
 use clipguard_core::stage::MediaStore;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub struct BuiltinRegistry {
-    pool: SqlitePool,
+    pool: AnyPool,
     media: Arc<dyn MediaStore>,
 }
 
@@ -51,7 +51,7 @@ impl BuiltinRegistry {
     /// Opens the registry on `pool` (the store's `<data>/clipguard.db`), creating its tables
     /// when missing; bundle files go to `media`.
     pub async fn open(
-        pool: SqlitePool,
+        pool: AnyPool,
         media: Arc<dyn MediaStore>,
     ) -> Result<BuiltinRegistry, RegistryError> {
         schema::ensure(&pool).await?;
@@ -60,7 +60,7 @@ impl BuiltinRegistry {
 
     fn version_from_row(
         name: &str,
-        row: &SqliteRow,
+        row: &AnyRow,
         aliases: Vec<String>,
     ) -> Result<RegisteredVersion, RegistryError> {
         let version: i64 = row.get("version");
@@ -81,7 +81,7 @@ impl BuiltinRegistry {
 
     async fn aliases_of(&self, name: &str) -> Result<BTreeMap<i64, Vec<String>>, RegistryError> {
         let rows = sqlx::query(
-            "SELECT alias, version FROM registry_aliases WHERE name = ? ORDER BY alias",
+            "SELECT alias, version FROM registry_aliases WHERE name = $1 ORDER BY alias",
         )
         .bind(name)
         .fetch_all(&self.pool)
@@ -105,7 +105,7 @@ fn not_found(name: &str, version: &str) -> RegistryError {
 impl Registry for BuiltinRegistry {
     fn describe(&self) -> String {
         format!(
-            "built-in registry (SQLite tables, files in {})",
+            "built-in registry (tables in the store, files in {})",
             self.media.describe()
         )
     }
@@ -129,8 +129,8 @@ impl Registry for BuiltinRegistry {
         let created_at = Utc::now();
         let version: i64 = sqlx::query_scalar(
             "INSERT INTO registry_versions (name, version, manifest, files, created_at)
-             SELECT ?, COALESCE(MAX(version), 0) + 1, ?, ?, ?
-             FROM registry_versions WHERE name = ?
+             SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4
+             FROM registry_versions WHERE name = $5
              RETURNING version",
         )
         .bind(&name)
@@ -164,7 +164,7 @@ impl Registry for BuiltinRegistry {
         let mut aliases = self.aliases_of(name).await?;
         let rows = sqlx::query(
             "SELECT version, manifest, files, created_at FROM registry_versions
-             WHERE name = ? ORDER BY version",
+             WHERE name = $1 ORDER BY version",
         )
         .bind(name)
         .fetch_all(&self.pool)
@@ -187,7 +187,7 @@ impl Registry for BuiltinRegistry {
         let number = parse_version(version)? as i64;
         let row = sqlx::query(
             "SELECT version, manifest, files, created_at FROM registry_versions
-             WHERE name = ? AND version = ?",
+             WHERE name = $1 AND version = $2",
         )
         .bind(name)
         .bind(number)
@@ -209,7 +209,7 @@ impl Registry for BuiltinRegistry {
         // Only an existing version can be pointed at: the SELECT yields no row otherwise.
         let done = sqlx::query(
             "INSERT INTO registry_aliases (name, alias, version, updated_at)
-             SELECT name, ?, version, ? FROM registry_versions WHERE name = ? AND version = ?
+             SELECT name, $1, version, $2 FROM registry_versions WHERE name = $3 AND version = $4
              ON CONFLICT (name, alias) DO UPDATE
              SET version = excluded.version, updated_at = excluded.updated_at",
         )
@@ -232,19 +232,20 @@ impl Registry for BuiltinRegistry {
     ) -> Result<Option<String>, RegistryError> {
         check_model_name(name)?;
         check_alias(alias)?;
-        let version: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM registry_aliases WHERE name = ? AND alias = ?")
-                .bind(name)
-                .bind(alias)
-                .fetch_optional(&self.pool)
-                .await?;
+        let version: Option<i64> = sqlx::query_scalar(
+            "SELECT version FROM registry_aliases WHERE name = $1 AND alias = $2",
+        )
+        .bind(name)
+        .bind(alias)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(version.map(|v| v.to_string()))
     }
 
     async fn delete_alias(&self, name: &str, alias: &str) -> Result<(), RegistryError> {
         check_model_name(name)?;
         check_alias(alias)?;
-        sqlx::query("DELETE FROM registry_aliases WHERE name = ? AND alias = ?")
+        sqlx::query("DELETE FROM registry_aliases WHERE name = $1 AND alias = $2")
             .bind(name)
             .bind(alias)
             .execute(&self.pool)
@@ -261,7 +262,7 @@ impl Registry for BuiltinRegistry {
         check_model_name(name)?;
         let number = parse_version(version)? as i64;
         let files: String = sqlx::query_scalar(
-            "SELECT files FROM registry_versions WHERE name = ? AND version = ?",
+            "SELECT files FROM registry_versions WHERE name = $1 AND version = $2",
         )
         .bind(name)
         .bind(number)
@@ -286,7 +287,7 @@ impl Registry for BuiltinRegistry {
 
     async fn append_audit(&self, decision: &Decision) -> Result<(), RegistryError> {
         check_model_name(&decision.name)?;
-        sqlx::query("INSERT INTO registry_audit (name, at, entry) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO registry_audit (name, at, entry) VALUES ($1, $2, $3)")
             .bind(&decision.name)
             .bind(timestamp(decision.at))
             .bind(to_json(decision)?)
@@ -299,7 +300,7 @@ impl Registry for BuiltinRegistry {
         let entries: Vec<String> = match name {
             Some(name) => {
                 check_model_name(name)?;
-                sqlx::query_scalar("SELECT entry FROM registry_audit WHERE name = ? ORDER BY id")
+                sqlx::query_scalar("SELECT entry FROM registry_audit WHERE name = $1 ORDER BY id")
                     .bind(name)
                     .fetch_all(&self.pool)
                     .await?

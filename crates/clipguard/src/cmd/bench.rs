@@ -1,9 +1,9 @@
-//! `bench text|frames|asr|pipeline`: runs one measurement from `clipguard_pipeline::bench`
+//! `bench text|frames|asr|pipeline|queue`: runs one measurement from `clipguard_pipeline::bench`
 //! and prints it (one JSON object with `--json`).
 
 use crate::cli::{BenchCommand, TextMode};
 use clipguard_core::Config;
-use clipguard_pipeline::bench::{asr, frames, pipeline, text};
+use clipguard_pipeline::bench::{asr, frames, pipeline, queue, text};
 use std::process::ExitCode;
 
 pub async fn bench(
@@ -63,6 +63,18 @@ pub async fn bench(
                 max_seconds,
             };
             asr::run(&config, &options).await?
+        }
+        BenchCommand::Queue {
+            messages,
+            batch,
+            brokers,
+        } => {
+            let options = queue::QueueBench {
+                messages,
+                batch,
+                brokers,
+            };
+            queue::run(&config, &options).await?
         }
         BenchCommand::Pipeline { sources } => {
             let sources = if sources.is_empty() {

@@ -2,8 +2,9 @@
 //! is missing. Exit code 1 when a required check fails.
 
 use clipguard_core::Config;
-use clipguard_pipeline::Pipeline;
+use clipguard_core::stage::Store;
 use clipguard_pipeline::analyse::{ffmpeg, keywords::KeywordRules};
+use clipguard_pipeline::topology;
 use std::process::ExitCode;
 
 struct Report {
@@ -53,26 +54,75 @@ pub async fn doctor(config: Config) -> anyhow::Result<ExitCode> {
             .map_err(|e| e.to_string()),
         true,
     );
-    match Pipeline::open(config.clone()).await {
-        Ok(p) => {
-            r.check(
-                "database",
-                Ok(format!(
-                    "SQLite {} (migrations applied)",
-                    Pipeline::database_path(&config).display()
+    // Each backend on its own, so one that is down does not hide the state of the others.
+    let location = clipguard_pipeline::sql::StoreLocation::from_config(&config)
+        .map(|l| l.display())
+        .unwrap_or_default();
+    let store = topology::open_store(&config).await;
+    r.check(
+        "store",
+        match &store {
+            Ok(s) => match s.verdict_stats().await {
+                Ok(stats) => Ok(format!(
+                    "{:?} {location} (migrations applied, {} videos)",
+                    s.dialect(),
+                    stats.videos
                 )),
-                true,
-            );
-            r.check("media", Ok(p.media.describe()), true);
-            r.check("queue", Ok("SQLite (embedded)".into()), true);
+                Err(e) => Err(format!("{location}: {e}")),
+            },
+            Err(e) => Err(e.to_string()),
+        },
+        true,
+    );
+    let queue = match topology::open_queue(&config).await {
+        Ok(q) => match q.stats().await {
+            Ok(stats) => Ok(format!(
+                "{} ({} waiting, {} dead letters)",
+                match config.queue.kind.as_str() {
+                    "kafka" => format!(
+                        "Kafka {} group {}",
+                        config.queue.brokers, config.queue.group
+                    ),
+                    _ => "embedded (SQLite)".to_string(),
+                },
+                stats.depth,
+                stats.dead_letters
+            )),
+            Err(e) => Err(e.to_string()),
+        },
+        Err(e) => Err(e.to_string()),
+    };
+    r.check("queue", queue, true);
+    match topology::open_media(&config) {
+        Ok(media) => {
+            let probe = media.exists("doctor/probe").await;
             r.check(
-                "registry",
-                registry_summary(p.registry.as_ref()).await,
+                "media",
+                probe
+                    .map(|_| media.describe())
+                    .map_err(|e| format!("{}: {e}", media.describe())),
                 true,
             );
+            if let Ok(store) = &store {
+                let registry =
+                    topology::registry::open_registry(&config, store.pool(), media.clone()).await;
+                r.check(
+                    "registry",
+                    match registry {
+                        Ok(reg) => registry_summary(reg.as_ref()).await,
+                        Err(e) => Err(e.to_string()),
+                    },
+                    true,
+                );
+            }
         }
-        Err(e) => r.check("database", Err(e.to_string()), true),
+        Err(e) => r.check("media", Err(e.to_string()), true),
     }
+    r.check(
+        "cache",
+        clipguard_pipeline::cache::check(&config).await,
+        false,
+    );
     let store = clipguard_models::fetch::ModelStore::new(&config.models.dir);
     let needed = config.text_model.enabled || config.speech.enabled;
     for (wheel, state) in store.status() {

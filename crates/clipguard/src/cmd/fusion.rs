@@ -13,7 +13,7 @@ use clipguard_core::{Config, VerdictStatus};
 use clipguard_pipeline::decide::bundle as fusion_bundle;
 use clipguard_pipeline::decide::fit::{self, FitOptions, LabelledVideo};
 use clipguard_pipeline::decide::fusion::FusionParams;
-use clipguard_pipeline::store::SqliteStore;
+use clipguard_pipeline::store::SqlStore;
 use clipguard_pipeline::topology::hot_swap::label;
 use clipguard_pipeline::topology::open_stores;
 use clipguard_pipeline::topology::registry::{bundle_cache, gate_policy, open_registry_only};
@@ -36,7 +36,7 @@ pub struct LabelledSet {
 
 /// The labels (reviews, or the file) joined with each video's latest `ok` verdict.
 pub async fn labelled_set(
-    store: &SqliteStore,
+    store: &SqlStore,
     labels: &FusionLabelArgs,
 ) -> anyhow::Result<LabelledSet> {
     use clipguard_core::stage::Store;

@@ -35,7 +35,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             addr,
             sources,
         } => run::run(config, once, addr, &sources).await,
-        Command::Ingest { sources } => run::ingest_only(config, &sources).await,
+        Command::Ingest { sources, requeue } => run::ingest_only(config, &sources, requeue).await,
         Command::Worker { once } => run::worker_only(config, once).await,
         Command::Status { json } => status::status(config, json).await,
         Command::Doctor => doctor::doctor(config).await,

@@ -2,16 +2,16 @@
 
 use crate::progress;
 use clipguard_core::Config;
-use clipguard_core::stage::{Queue, Store};
-use clipguard_pipeline::topology::{IngestReport, hot_swap, retrain};
+use clipguard_core::stage::Store;
+use clipguard_pipeline::topology::{Backends, IngestReport, hot_swap, retrain};
 use clipguard_pipeline::{Pipeline, RunMode};
 use std::process::ExitCode;
 use tokio::sync::watch;
 
-async fn ingest_sources(pipeline: &Pipeline, specs: &[String]) -> anyhow::Result<IngestReport> {
-    let candidates = pipeline.discover(specs)?;
+async fn ingest_sources(backends: &Backends, specs: &[String]) -> anyhow::Result<IngestReport> {
+    let candidates = backends.discover(specs)?;
     let bar = progress::bar(candidates.len() as u64, "ingest");
-    let report = pipeline
+    let report = backends
         .ingest_candidates(specs, candidates, || bar.inc(1))
         .await?;
     bar.finish_and_clear();
@@ -37,10 +37,21 @@ fn print_ingest(report: &IngestReport) {
     }
 }
 
-pub async fn ingest_only(config: Config, specs: &[String]) -> anyhow::Result<ExitCode> {
-    let pipeline = Pipeline::open(config).await?;
-    let report = ingest_sources(&pipeline, specs).await?;
-    print_ingest(&report);
+pub async fn ingest_only(
+    config: Config,
+    specs: &[String],
+    requeue: bool,
+) -> anyhow::Result<ExitCode> {
+    // Ingest needs the backends only: no model is loaded.
+    let backends = Backends::open(config).await?;
+    if !specs.is_empty() {
+        let report = ingest_sources(&backends, specs).await?;
+        print_ingest(&report);
+    }
+    if requeue {
+        let requeued = backends.ingestor().requeue_orphans().await?;
+        println!("requeued {requeued} video(s) that had no verdict");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -62,7 +73,7 @@ pub async fn run(
     let pipeline = Pipeline::open(config).await?;
     let (stop_web, web_stopped) = watch::channel(false);
     let web = super::web::start_web(&pipeline.backends(), web_stopped, once).await?;
-    let report = ingest_sources(&pipeline, specs).await?;
+    let report = ingest_sources(&pipeline.backends(), specs).await?;
     print_ingest(&report);
     process(&pipeline, once).await?;
     let _ = stop_web.send(true);
@@ -74,9 +85,14 @@ pub async fn run(
 
 /// Runs the worker: until the queue is empty with `once`, else until Ctrl-C / SIGTERM.
 async fn process(pipeline: &Pipeline, once: bool) -> anyhow::Result<()> {
-    let requeued = pipeline.ingestor().requeue_orphans().await?;
-    if requeued > 0 {
-        println!("requeued {requeued} video(s) that had no verdict");
+    // The embedded queue refuses a second live message per video, so re-publishing every
+    // video without a verdict is free there. Kafka would deliver each one again to some
+    // worker: there `ingest --requeue` does it, once, on purpose.
+    if pipeline.config.queue.kind == "embedded" {
+        let requeued = pipeline.ingestor().requeue_orphans().await?;
+        if requeued > 0 {
+            println!("requeued {requeued} video(s) that had no verdict");
+        }
     }
     let depth = pipeline.queue.stats().await?.depth;
     let bar = progress::bar(depth, "analyse");

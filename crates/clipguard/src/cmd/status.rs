@@ -1,7 +1,7 @@
 //! `status`: what is queued, done, failed and parked.
 
 use clipguard_core::Config;
-use clipguard_core::stage::{Queue, Store};
+use clipguard_core::stage::Store;
 use clipguard_pipeline::topology::open_stores;
 use std::process::ExitCode;
 
@@ -13,7 +13,7 @@ pub async fn status(config: Config, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         let dead: Vec<_> = dead
             .iter()
-            .map(|(key, attempts, error)| serde_json::json!({"video_id": key, "attempts": attempts, "error": error}))
+            .map(|d| serde_json::json!({"video_id": d.key, "attempts": d.attempts, "error": d.last_error}))
             .collect();
         println!(
             "{}",
@@ -33,8 +33,13 @@ pub async fn status(config: Config, json: bool) -> anyhow::Result<ExitCode> {
     );
     println!("failed:        {}", verdicts.failed);
     println!("dead letters:  {}", queue.dead_letters);
-    for (key, attempts, error) in dead {
-        println!("  {key} after {attempts} attempt(s): {error}");
+    for d in dead {
+        println!(
+            "  {} after {} attempt(s): {}",
+            d.key,
+            d.attempts,
+            d.last_error.unwrap_or_default()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,21 +1,47 @@
-//! The embedded store: videos, verdicts, reviews and events in the same SQLite file as the queue.
+//! The store: videos, verdicts, reviews and events, in the embedded SQLite file (next to the
+//! embedded queue) or in PostgreSQL, through one `AnyPool` and one set of queries (`crate::sql`).
 
-use crate::sqlite::now_text;
+use crate::sql::{Dialect, now_text};
 use async_trait::async_trait;
 use clipguard_core::monitor::VerdictPoint;
 use clipguard_core::stage::{InsertOutcome, Store, StoreError};
 use clipguard_core::stats::{Event, VerdictStats, VerdictSummary};
 use clipguard_core::{Verdict, VerdictStatus, Video, WeakLabel};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
 
 #[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
 }
 
+/// Maps a database error, telling an unreachable database (retry the same work later) from an
+/// error in the statement or the data.
 pub(super) fn backend(e: sqlx::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+    let unavailable = match &e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => true,
+        // SQLSTATE class 08 (connection exception), 57P0x (the server is shutting down or
+        // starting up), 53xxx (insufficient resources); SQLite's BUSY/LOCKED (5/6).
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08")
+                || c.starts_with("57P")
+                || c.starts_with("53")
+                || c == "5"
+                || c == "6"
+        }),
+        _ => false,
+    };
+    if unavailable {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Backend(e.to_string())
+    }
 }
 
 pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
@@ -29,16 +55,20 @@ pub(super) fn from_json<T: serde::de::DeserializeOwned>(
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-impl SqliteStore {
-    pub fn new(pool: SqlitePool) -> Self {
-        SqliteStore { pool }
+impl SqlStore {
+    pub fn new(pool: AnyPool, dialect: Dialect) -> Self {
+        SqlStore { pool, dialect }
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
-    fn video_from_row(row: &SqliteRow) -> Result<Video, StoreError> {
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    fn video_from_row(row: &AnyRow) -> Result<Video, StoreError> {
         let ingested: String = row.get("ingested_at");
         Ok(Video {
             id: row.get("id"),
@@ -64,7 +94,7 @@ impl SqliteStore {
         })
     }
 
-    fn verdict_from_row(row: &SqliteRow) -> Result<Verdict, StoreError> {
+    fn verdict_from_row(row: &AnyRow) -> Result<Verdict, StoreError> {
         let status = match row.get::<String, _>("status").as_str() {
             "ok" => VerdictStatus::Ok,
             "failed" => VerdictStatus::Failed,
@@ -97,7 +127,7 @@ impl SqliteStore {
         kind: &str,
     ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
         let at: Option<String> =
-            sqlx::query_scalar("SELECT max(created_at) FROM events WHERE kind = ?1")
+            sqlx::query_scalar("SELECT max(created_at) FROM events WHERE kind = $1")
                 .bind(kind)
                 .fetch_one(&self.pool)
                 .await
@@ -152,7 +182,7 @@ impl SqliteStore {
 
     /// The stored id of a video named by its id or its platform id (labels files use either).
     pub async fn resolve_video_id(&self, key: &str) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT id FROM videos WHERE id = ?1 OR platform_id = ?1 LIMIT 1")
+        sqlx::query_scalar("SELECT id FROM videos WHERE id = $1 OR platform_id = $1 LIMIT 1")
             .bind(key)
             .fetch_optional(&self.pool)
             .await
@@ -164,7 +194,7 @@ impl SqliteStore {
         &self,
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM reviews WHERE created_at > ?1")
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM reviews WHERE created_at > $1")
             .bind(since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
             .fetch_one(&self.pool)
             .await
@@ -174,7 +204,7 @@ impl SqliteStore {
 
     /// How many verdict rows exist for a video (tests use this to prove "no duplicates").
     pub async fn verdict_rows(&self, video_id: &str) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM verdicts WHERE video_id = ?1")
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM verdicts WHERE video_id = $1")
             .bind(video_id)
             .fetch_one(&self.pool)
             .await
@@ -184,12 +214,12 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Store for SqlStore {
     async fn search_videos(
         &self,
         query: &clipguard_core::search::VideoQuery,
     ) -> Result<Vec<clipguard_core::search::VideoRow>, StoreError> {
-        super::search::search(&self.pool, query).await
+        super::search::search(&self.pool, self.dialect, query).await
     }
 
     async fn verdict_points(
@@ -210,7 +240,7 @@ impl Store for SqliteStore {
             "SELECT vd.decided_at, v.ingested_at, vd.status, vd.harmful, vd.harmful_score,
                     vd.categories, vd.modalities
              FROM verdicts vd JOIN videos v ON v.id = vd.video_id
-             WHERE vd.decided_at >= ?1 ORDER BY vd.decided_at DESC LIMIT ?2",
+             WHERE vd.decided_at >= $1 ORDER BY vd.decided_at DESC LIMIT $2",
         )
         .bind(since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .bind(limit as i64)
@@ -239,16 +269,18 @@ impl Store for SqliteStore {
     }
 
     async fn events(&self, video_id: Option<&str>, limit: u32) -> Result<Vec<Event>, StoreError> {
-        let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(
+        let sql = format!(
             "SELECT id, kind, level, message, data, created_at FROM events
-             WHERE ?1 IS NULL OR json_extract(data, '$.video_id') = ?1
-             ORDER BY id DESC LIMIT ?2",
-        )
-        .bind(video_id)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
+             WHERE $1 IS NULL OR {} = $1
+             ORDER BY id DESC LIMIT $2",
+            self.dialect.json_text("data", "video_id")
+        );
+        let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(&sql)
+            .bind(video_id)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
         rows.into_iter()
             .map(|(id, kind, level, message, data, created_at)| {
                 Ok(Event {
@@ -266,7 +298,7 @@ impl Store for SqliteStore {
     async fn insert_video(&self, v: &Video) -> Result<InsertOutcome, StoreError> {
         if let Some(hash) = &v.content_hash {
             let existing: Option<String> =
-                sqlx::query_scalar("SELECT id FROM videos WHERE content_hash = ?1")
+                sqlx::query_scalar("SELECT id FROM videos WHERE content_hash = $1")
                     .bind(hash)
                     .fetch_optional(&self.pool)
                     .await
@@ -280,9 +312,10 @@ impl Store for SqliteStore {
             }
         }
         let done = sqlx::query(
-            "INSERT OR IGNORE INTO videos (id, platform, platform_id, source_url, author, caption, hashtags,
+            "INSERT INTO videos (id, platform, platform_id, source_url, author, caption, hashtags,
                  comments, duration_s, counts, media_key, content_hash, media_bytes, weak_label, source, ingested_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+             ON CONFLICT (id) DO NOTHING",
         )
         .bind(&v.id)
         .bind(&v.platform)
@@ -314,7 +347,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_video(&self, id: &str) -> Result<Option<Video>, StoreError> {
-        let row = sqlx::query("SELECT * FROM videos WHERE id = ?1")
+        let row = sqlx::query("SELECT * FROM videos WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -326,7 +359,7 @@ impl Store for SqliteStore {
         sqlx::query(
             "INSERT INTO verdicts (video_id, pipeline_version, status, reason, harmful_score, harmful, threshold,
                  categories, modalities, evidence, model_versions, latency_ms, decided_at, texts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
              ON CONFLICT (video_id, pipeline_version) DO UPDATE SET
                  status = excluded.status, reason = excluded.reason, harmful_score = excluded.harmful_score,
                  harmful = excluded.harmful, threshold = excluded.threshold, categories = excluded.categories,
@@ -357,7 +390,7 @@ impl Store for SqliteStore {
 
     async fn latest_verdict(&self, video_id: &str) -> Result<Option<Verdict>, StoreError> {
         let row = sqlx::query(
-            "SELECT * FROM verdicts WHERE video_id = ?1 ORDER BY decided_at DESC LIMIT 1",
+            "SELECT * FROM verdicts WHERE video_id = $1 ORDER BY decided_at DESC LIMIT 1",
         )
         .bind(video_id)
         .fetch_optional(&self.pool)
@@ -369,7 +402,7 @@ impl Store for SqliteStore {
     async fn videos_without_verdict(&self, limit: u32) -> Result<Vec<String>, StoreError> {
         sqlx::query_scalar(
             "SELECT id FROM videos v WHERE NOT EXISTS (SELECT 1 FROM verdicts vd WHERE vd.video_id = v.id)
-             ORDER BY ingested_at LIMIT ?1",
+             ORDER BY ingested_at LIMIT $1",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -384,9 +417,9 @@ impl Store for SqliteStore {
             .map_err(backend)?;
         let row = sqlx::query(
             "SELECT count(*) AS processed,
-                    coalesce(sum(final_decision = 'harmful'), 0) AS harmful,
-                    coalesce(sum(final_decision = 'safe'), 0) AS safe,
-                    coalesce(sum(final_decision = 'failed'), 0) AS failed
+                    coalesce(sum(CASE WHEN final_decision = 'harmful' THEN 1 ELSE 0 END), 0) AS harmful,
+                    coalesce(sum(CASE WHEN final_decision = 'safe' THEN 1 ELSE 0 END), 0) AS safe,
+                    coalesce(sum(CASE WHEN final_decision = 'failed' THEN 1 ELSE 0 END), 0) AS failed
              FROM processed_results",
         )
         .fetch_one(&self.pool)
@@ -404,7 +437,7 @@ impl Store for SqliteStore {
     async fn latest_verdicts(&self, limit: u32) -> Result<Vec<VerdictSummary>, StoreError> {
         let rows = sqlx::query(
             "SELECT v.id, v.caption, vd.* FROM verdicts vd JOIN videos v ON v.id = vd.video_id
-             ORDER BY vd.decided_at DESC LIMIT ?1",
+             ORDER BY vd.decided_at DESC LIMIT $1",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -444,7 +477,7 @@ impl Store for SqliteStore {
         data: serde_json::Value,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO events (kind, level, message, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO events (kind, level, message, data, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(kind)
         .bind(level)
