@@ -4,7 +4,7 @@
 //! store check alone (a warning, never an error or a lost video).
 
 use clipguard_core::config::{CacheConfig, Config};
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,9 +43,17 @@ impl DedupCache {
             return Ok(None);
         }
         let client = redis::Client::open(url)?;
-        let conn = tokio::time::timeout(Duration::from_secs(10), ConnectionManager::new(client))
-            .await
-            .map_err(|_| CacheError(format!("no answer from {url} within 10 s")))??;
+        // Short timeouts: the cache only saves work, so a slow Redis must not slow ingest.
+        let options = ConnectionManagerConfig::new()
+            .set_number_of_retries(1)
+            .set_connection_timeout(Duration::from_secs(2))
+            .set_response_timeout(Duration::from_secs(2));
+        let conn = tokio::time::timeout(
+            Duration::from_secs(10),
+            ConnectionManager::new_with_config(client, options),
+        )
+        .await
+        .map_err(|_| CacheError(format!("no answer from {url} within 10 s")))??;
         Ok(Some(DedupCache {
             conn,
             ttl_secs: config.dedup_ttl_secs.max(1),

@@ -374,3 +374,52 @@ async fn url_ingestion_downloads_real_http_with_caps_and_fails_loudly(backend: B
         "{v:?}"
     );
 }
+
+/// Two ingest processes with separate stores but one Redis: the second skips a platform id the
+/// first took, before any download; a claim whose ingest errored is given back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_redis_cache_dedups_across_ingest_processes() {
+    let redis = clipguard_testkit::Redis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let video = write_video(dir.path());
+    let candidate = Candidate {
+        meta: Metadata {
+            platform: Some("tiktok".into()),
+            platform_id: Some("42".into()),
+            caption: "hello".into(),
+            ..Metadata::default()
+        },
+        media: MediaRef::File(video),
+    };
+    let mut ingestors = Vec::new();
+    for name in ["a", "b"] {
+        let mut c = config(&dir.path().join(name));
+        c.cache.url = redis.url();
+        let p = Pipeline::open(c).await.unwrap();
+        assert!(p.cache.is_some());
+        ingestors.push(p.ingestor());
+    }
+    assert_eq!(
+        ingestors[0].ingest(candidate.clone()).await.unwrap(),
+        IngestOutcome::Queued("tiktok:42".into())
+    );
+    assert_eq!(
+        ingestors[1].ingest(candidate).await.unwrap(),
+        IngestOutcome::DuplicateId("tiktok:42".into()),
+        "the second process learns from Redis, not from its own store"
+    );
+    // Redis down: ingest goes on with the store alone (a warning, not an error).
+    drop(redis);
+    let other = Candidate {
+        meta: Metadata {
+            platform: Some("tiktok".into()),
+            platform_id: Some("43".into()),
+            ..Metadata::default()
+        },
+        media: MediaRef::File(write_video(&dir.path().join("a"))),
+    };
+    assert_eq!(
+        ingestors[1].ingest(other).await.unwrap(),
+        IngestOutcome::Queued("tiktok:43".into())
+    );
+}

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
 /// The advisory-lock key that serialises claims (PostgreSQL).
-const CLAIM_LOCK: i64 = 0x636c_6169_6d;
+const CLAIM_LOCK: i64 = 0x0063_6c61_696d;
 
 /// How many recent unreviewed verdicts the queue looks at.
 const SCAN_LIMIT: i64 = 20_000;

@@ -146,7 +146,7 @@ pub fn newest(config: &QueueConfig, limit: u32) -> Result<Vec<DeadLetter>, Queue
             dead_since_ms: r.dead_since_ms,
         })
         .collect();
-    letters.sort_by(|a, b| b.dead_since_ms.cmp(&a.dead_since_ms));
+    letters.sort_by_key(|l| std::cmp::Reverse(l.dead_since_ms));
     letters.truncate(limit as usize);
     Ok(letters)
 }
