@@ -350,20 +350,28 @@ fn classify_prints_one_json_verdict_and_fails_loudly_on_broken_media() {
     assert_eq!(v["status"], "failed");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use clipguard_testkit::free_port;
 
 #[test]
 fn doctor_checks_the_machine_and_bad_config_is_refused() {
     let data = tempfile::tempdir().unwrap();
     let out = ok(&clipguard(data.path(), &["doctor"], &[]));
     assert!(out.contains("ok    ffmpeg"), "{out}");
-    assert!(out.contains("ok    database"), "{out}");
+    for backend in ["store", "queue", "media", "registry", "cache"] {
+        assert!(out.contains(&format!("ok    {backend}")), "{out}");
+    }
+    assert!(out.contains("Sqlite"), "{out}");
+    // A backend that cannot be reached fails doctor with its name, and the others are still
+    // checked.
+    let out = clipguard(
+        data.path(),
+        &["doctor"],
+        &[("CLIPGUARD_STORE__URL", "postgres://nobody@127.0.0.1:1/none")],
+    );
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("FAIL  store"), "{text}");
+    assert!(text.contains("ok    queue"), "{text}");
     let out = clipguard(
         data.path(),
         &["status"],

@@ -11,6 +11,7 @@
 
 pub mod csv_links;
 pub mod folder;
+pub mod seed_kafka;
 pub mod tiktok;
 pub mod xlsx;
 pub mod ytdlp;

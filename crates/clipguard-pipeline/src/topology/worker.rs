@@ -12,6 +12,7 @@
 use crate::analyse::{self, AnalyserSet};
 use crate::decide::{DecideContext, decide};
 use crate::queue::VideoMessage;
+use crate::sources::seed_kafka::SeedMessage;
 use clipguard_core::config::Config;
 use clipguard_core::error::Classify;
 use clipguard_core::stage::{
@@ -159,9 +160,18 @@ impl Worker {
     }
 
     async fn try_handle(&self, delivery: &Delivery) -> Result<(), WorkerError> {
-        let message: VideoMessage = match serde_json::from_value(delivery.message.payload.clone()) {
-            Ok(m) => m,
-            Err(e) => {
+        let parsed = serde_json::from_value::<VideoMessage>(delivery.message.payload.clone());
+        let message = match (parsed, SeedMessage::from_payload(&delivery.message.payload)) {
+            (Ok(m), _) => m,
+            (Err(_), Some(seed)) => match self.patiently(|| self.adopt(&seed)).await {
+                Ok(video_id) => VideoMessage { video_id },
+                Err(e) => {
+                    return self
+                        .give_back(delivery, &delivery.message.key, &e.to_string())
+                        .await;
+                }
+            },
+            (Err(e), None) => {
                 let reason = format!("malformed message: {e}");
                 self.queue.dead_letter(delivery, &reason).await?;
                 self.summary.dead_lettered.fetch_add(1, Ordering::Relaxed);
@@ -277,6 +287,21 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// Stores the video a seed message describes (once: the insert is idempotent), with its
+    /// media when ClipGuard's media store has the seed's object; returns the video id.
+    async fn adopt(&self, seed: &SeedMessage) -> Result<String, StoreError> {
+        let topic = &self.config.queue.seed_topic;
+        let mut video = seed.video(topic);
+        for key in seed.media_keys() {
+            if let Ok(true) = self.media.exists(&key).await {
+                video.media_key = Some(key);
+                break;
+            }
+        }
+        self.store.insert_video(&video).await?;
+        Ok(video.id)
     }
 
     /// Runs a store call, waiting out an unreachable database: backoff from 200 ms to 5 s, for

@@ -75,3 +75,67 @@ async fn stored_verdicts_are_published_with_a_schema_version() {
     assert_eq!(record["verdict"]["video_id"], "tiktok:7");
     assert_eq!(record["verdict"]["status"], "failed");
 }
+
+/// The seed's downloader publishes `{video_id, minio_video_path, …, clean_text, csv_label}` on
+/// `tiktok_raw_data`; a worker with `seed_topic` set adopts each as a video, finds its media in
+/// the media store under the seed's key, and stores a verdict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_messages_on_the_seed_topic_are_adopted_and_analysed() {
+    use clipguard_core::stage::Store;
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut c, _services) = backends::setup(backends::Backend::ScaleOut, dir.path());
+    c.queue.seed_topic = "tiktok_raw_data".into();
+    let p = clipguard_pipeline::Pipeline::open(c.clone()).await.unwrap();
+    // The seed's object, where the operator copied its bucket.
+    let video = super::write_video(dir.path());
+    p.media.put_file("harmful/7301.mp4", &video).await.unwrap();
+    // Joining the group creates the topics (the seed's one included).
+    let _ = p.queue.lease(1).await.unwrap();
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &c.queue.brokers)
+        .create()
+        .unwrap();
+    let seed = serde_json::json!({
+        "video_id": "7301", "minio_video_path": "tiktok-raw-videos/harmful/7301.mp4",
+        "minio_audio_path": "tiktok-raw-audios/7301.wav", "clean_text": "bán cỏ mỹ giá rẻ",
+        "csv_label": 1, "timestamp": 1700000000
+    })
+    .to_string();
+    producer
+        .send(
+            FutureRecord::to("tiktok_raw_data")
+                .key("7301")
+                .payload(&seed),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    p.worker()
+        .run(clipguard_pipeline::RunMode::Drain, stopped)
+        .await
+        .unwrap();
+    let stored = p.store.get_video("tiktok:7301").await.unwrap().unwrap();
+    assert_eq!(stored.weak_label, Some(clipguard_core::WeakLabel::Harmful));
+    assert_eq!(stored.media_key.as_deref(), Some("harmful/7301.mp4"));
+    assert_eq!(stored.source, "kafka:tiktok_raw_data");
+    let verdict = p
+        .store
+        .latest_verdict("tiktok:7301")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        verdict.status,
+        clipguard_core::VerdictStatus::Ok,
+        "{verdict:?}"
+    );
+    assert!(
+        verdict
+            .evidence
+            .iter()
+            .any(|e| e.excerpt.contains("frames sampled")),
+        "the seed's media was analysed: {verdict:?}"
+    );
+}

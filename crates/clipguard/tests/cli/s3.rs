@@ -5,44 +5,15 @@
 use super::web::{http, user};
 use super::*;
 
-/// s3s-fs on PATH or in ~/.cargo/bin (scripts/setup.sh --test installs it).
-fn s3s_fs() -> PathBuf {
-    let home = PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cargo/bin/s3s-fs");
-    if home.is_file() {
-        return home;
-    }
-    PathBuf::from("s3s-fs")
-}
-
 #[test]
 fn media_in_s3_is_stored_analysed_and_served_in_ranges() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("s3");
-    std::fs::create_dir_all(root.join("clipguard-media")).unwrap();
-    let s3_port = free_port();
-    let mut server = Command::new(s3s_fs())
-        .args(["--host", "127.0.0.1", "--port", &s3_port.to_string()])
-        .args(["--access-key", "test-access", "--secret-key", "test-secret"])
-        .arg(&root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("s3s-fs runs (scripts/setup.sh --test installs it)");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", s3_port)).is_err() {
-        assert!(Instant::now() < deadline, "s3s-fs never listened");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let server = clipguard_testkit::S3Server::start(&["clipguard-media"]);
+    let root = server.root().to_path_buf();
     let data = dir.path().join("data");
-    let endpoint = format!("http://127.0.0.1:{s3_port}");
-    let env = [
-        FAST[0],
-        FAST[1],
-        ("CLIPGUARD_MEDIA__URL", "s3://clipguard-media"),
-        ("CLIPGUARD_MEDIA__ENDPOINT", endpoint.as_str()),
-        ("CLIPGUARD_MEDIA__ACCESS_KEY", "test-access"),
-        ("CLIPGUARD_MEDIA__SECRET_KEY", "test-secret"),
-    ];
+    let media_env = server.media_env("clipguard-media");
+    let mut env: Vec<(&str, &str)> = vec![FAST[0], FAST[1]];
+    env.extend(media_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let doctor = ok(&clipguard(&data, &["doctor"], &env));
     assert!(
         doctor.contains("s3://clipguard-media at http://127.0.0.1"),
@@ -102,8 +73,6 @@ fn media_in_s3_is_stored_analysed_and_served_in_ranges() {
     let original = std::fs::read(samples().join("7400000000000000002.mp4")).unwrap();
     assert_eq!(body.as_bytes(), &original[4..12], "{head}");
     stop(run);
-    let _ = server.kill();
-    let _ = server.wait();
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

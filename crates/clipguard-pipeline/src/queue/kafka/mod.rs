@@ -12,6 +12,8 @@
 //! - Stored verdicts are also published to `clipguard.verdicts` (`{"schema_version": 1, …}`)
 //!   for downstream consumers.
 //! - Backpressure: a worker only receives when it leases, and librdkafka's prefetch is capped.
+//! - With `[queue] seed_topic`, the seed's messages on that topic are delivered too, wrapped
+//!   as `{"seed": …}` for the worker to adopt (`sources/seed_kafka.rs`).
 
 mod dead_letters;
 mod offsets;
@@ -175,7 +177,11 @@ impl KafkaQueue {
                     client_config(&self.config).create().map_err(backend)?;
                 let partitions = self.config.partitions as i32;
                 let replication = self.config.replication;
-                let topics: Vec<NewTopic> = [VIDEOS_TOPIC, VERDICTS_TOPIC, DEAD_LETTERS_TOPIC]
+                let mut names = vec![VIDEOS_TOPIC, VERDICTS_TOPIC, DEAD_LETTERS_TOPIC];
+                if !self.config.seed_topic.is_empty() {
+                    names.push(&self.config.seed_topic);
+                }
+                let topics: Vec<NewTopic> = names
                     .iter()
                     .map(|name| {
                         NewTopic::new(name, partitions, TopicReplication::Fixed(replication))
@@ -228,7 +234,11 @@ impl KafkaQueue {
     async fn joined(&self) -> Result<&Arc<StreamConsumer<Rebalancing>>, QueueError> {
         let consumer = self.consumer().await?;
         if !self.subscribed.swap(true, Ordering::SeqCst) {
-            consumer.subscribe(&[VIDEOS_TOPIC]).map_err(backend)?;
+            let mut topics = vec![VIDEOS_TOPIC];
+            if !self.config.seed_topic.is_empty() {
+                topics.push(&self.config.seed_topic);
+            }
+            consumer.subscribe(&topics).map_err(backend)?;
         }
         Ok(consumer)
     }
@@ -343,6 +353,11 @@ impl Queue for KafkaQueue {
             };
             let part = (message.topic().to_string(), message.partition());
             let offset = message.offset();
+            let mut payload = payload_json(message.payload());
+            if part.0 == self.config.seed_topic {
+                // The seed's format: the worker adopts it as a video (`sources/seed_kafka.rs`).
+                payload = serde_json::json!({ "seed": payload });
+            }
             self.shared
                 .offsets
                 .lock()
@@ -355,7 +370,7 @@ impl Queue for KafkaQueue {
                         .key()
                         .map(|k| String::from_utf8_lossy(k).into_owned())
                         .unwrap_or_default(),
-                    payload: payload_json(message.payload()),
+                    payload,
                 },
                 attempt: 1,
             });
@@ -427,11 +442,13 @@ impl Queue for KafkaQueue {
     async fn stats(&self) -> Result<QueueStats, QueueError> {
         self.ensure_topics().await?;
         let meta = self.meta().await?;
+        let seed_topic = self.config.seed_topic.clone();
         let (depth, dead) = tokio::task::spawn_blocking(move || {
-            Ok::<_, QueueError>((
-                dead_letters::waiting(&meta, VIDEOS_TOPIC)?,
-                dead_letters::total(&meta, DEAD_LETTERS_TOPIC)?,
-            ))
+            let mut depth = dead_letters::waiting(&meta, VIDEOS_TOPIC)?;
+            if !seed_topic.is_empty() {
+                depth += dead_letters::waiting(&meta, &seed_topic)?;
+            }
+            Ok::<_, QueueError>((depth, dead_letters::total(&meta, DEAD_LETTERS_TOPIC)?))
         })
         .await
         .map_err(backend)??;
