@@ -7,7 +7,7 @@
 //! triggers are off. The champion watcher then swaps a promoted model in. Airflow's
 //! `clipguard_retrain` DAG is the external equivalent; run one of the two per registry.
 
-use super::Pipeline;
+use super::Backends;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use clipguard_core::config::RetrainConfig;
 use clipguard_core::stage::Store;
@@ -59,9 +59,11 @@ pub fn due(
 }
 
 /// Checks every `retrain.check_secs` until `stop`; runs `command` (the `clipguard … retrain`
-/// invocation) when due. One retraining at a time: the check waits for the child.
+/// invocation) when due. One retraining at a time: the check waits for the child. It runs in
+/// `run` and `serve` (one process per deployment), never in `worker`, so N workers do not
+/// start N trainings.
 pub async fn schedule(
-    pipeline: &Pipeline,
+    pipeline: &Backends,
     command: Vec<OsString>,
     mut stop: watch::Receiver<bool>,
 ) {

@@ -57,7 +57,8 @@ pub async fn ingest_only(
 
 pub async fn worker_only(config: Config, once: bool) -> anyhow::Result<ExitCode> {
     let pipeline = Pipeline::open(config).await?;
-    process(&pipeline, once).await?;
+    // No retraining schedule here: `run` or `serve` keeps it, once per deployment.
+    process(&pipeline, once, false).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -75,7 +76,7 @@ pub async fn run(
     let web = super::web::start_web(&pipeline.backends(), web_stopped, once).await?;
     let report = ingest_sources(&pipeline.backends(), specs).await?;
     print_ingest(&report);
-    process(&pipeline, once).await?;
+    process(&pipeline, once, true).await?;
     let _ = stop_web.send(true);
     if let Some(web) = web {
         let _ = web.await;
@@ -84,7 +85,7 @@ pub async fn run(
 }
 
 /// Runs the worker: until the queue is empty with `once`, else until Ctrl-C / SIGTERM.
-async fn process(pipeline: &Pipeline, once: bool) -> anyhow::Result<()> {
+async fn process(pipeline: &Pipeline, once: bool, schedule: bool) -> anyhow::Result<()> {
     // The embedded queue refuses a second live message per video, so re-publishing every
     // video without a verdict is free there. Kafka would deliver each one again to some
     // worker: there `ingest --requeue` does it, once, on purpose.
@@ -120,12 +121,7 @@ async fn process(pipeline: &Pipeline, once: bool) -> anyhow::Result<()> {
             swaps_stopped.clone(),
         ),
     ));
-    let schedule = {
-        let pipeline = pipeline.clone();
-        tokio::spawn(async move {
-            retrain::schedule(&pipeline, retrain_command(&pipeline), swaps_stopped).await
-        })
-    };
+    let schedule = schedule.then(|| spawn_schedule(&pipeline.backends(), swaps_stopped));
     if let Some(start) = &pipeline.text_start {
         println!(
             "text model: {} (follows the registry's champion)",
@@ -141,7 +137,9 @@ async fn process(pipeline: &Pipeline, once: bool) -> anyhow::Result<()> {
     for swapper in swappers {
         let _ = swapper.await;
     }
-    let _ = schedule.await;
+    if let Some(schedule) = schedule {
+        let _ = schedule.await;
+    }
     result?;
     bar.finish_and_clear();
     let s = &summary;
@@ -184,14 +182,26 @@ pub async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// The built-in retraining schedule (`[retrain]`), until `stop`.
+pub fn spawn_schedule(
+    backends: &Backends,
+    stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let backends = backends.clone();
+    tokio::spawn(async move {
+        let command = retrain_command(&backends.config);
+        retrain::schedule(&backends, command, stop).await
+    })
+}
+
 /// `<this binary> --data <dir> retrain` (settings reach the child through the inherited
 /// environment, including CLIPGUARD_CONFIG).
-fn retrain_command(pipeline: &Pipeline) -> Vec<std::ffi::OsString> {
+fn retrain_command(config: &Config) -> Vec<std::ffi::OsString> {
     match std::env::current_exe() {
         Ok(exe) => vec![
             exe.into_os_string(),
             "--data".into(),
-            pipeline.config.data.dir.clone().into_os_string(),
+            config.data.dir.clone().into_os_string(),
             "retrain".into(),
         ],
         Err(e) => {

@@ -115,11 +115,13 @@ pub async fn serve(mut config: Config, addr: Option<String>) -> anyhow::Result<E
     // The dashboard alone: no model is loaded.
     let backends = Backends::open(config).await?;
     let (stop, stopped) = watch::channel(false);
-    let web = start_web(&backends, stopped, false).await?;
+    let web = start_web(&backends, stopped.clone(), false).await?;
+    let schedule = super::run::spawn_schedule(&backends, stopped);
     super::run::wait_for_signal().await;
     let _ = stop.send(true);
     if let Some(web) = web {
         let _ = web.await;
     }
+    let _ = schedule.await;
     Ok(ExitCode::SUCCESS)
 }

@@ -133,13 +133,21 @@ async fn wait_for(pool: &PgPool, n: i64, limit: Duration) -> (i64, i64, i64, i64
     }
 }
 
-fn ingest(s: &ScaleOut, data: &Path, videos: &Path, n: usize) {
+/// The services started and `n` videos ingested by a separate `clipguard ingest` process
+/// (uploaded to S3, stored in PostgreSQL, queued on Kafka); a pool on the store.
+async fn ingested(n: usize) -> (ScaleOut, tempfile::TempDir, PgPool) {
+    let s = ScaleOut::start();
+    let dir = tempfile::tempdir().unwrap();
+    let videos = dir.path().join("videos");
+    make_videos(&videos, n);
     let out = ok(&clipguard(
-        data,
+        &dir.path().join("ingest"),
         &["ingest", videos.to_str().unwrap()],
         &s.env(),
     ));
     assert!(out.contains(&format!("ingest: {n} queued")), "{out}");
+    let pool = PgPool::connect(&s.url).await.unwrap();
+    (s, dir, pool)
 }
 
 /// Every video ends with exactly one verdict row and none failed; the group's lag is zero.
@@ -167,12 +175,7 @@ async fn assert_complete(s: &ScaleOut, data: &Path, pool: &PgPool, n: i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_share_kafka_and_a_sigkill_loses_and_duplicates_nothing() {
     const N: usize = 300;
-    let s = ScaleOut::start();
-    let dir = tempfile::tempdir().unwrap();
-    let videos = dir.path().join("videos");
-    make_videos(&videos, N);
-    ingest(&s, &dir.path().join("ingest"), &videos, N);
-    let pool = PgPool::connect(&s.url).await.unwrap();
+    let (s, dir, pool) = ingested(N).await;
     let mut workers: Vec<_> = (0..3)
         .map(|i| s.worker(&dir.path().join(format!("worker{i}"))))
         .collect();
@@ -199,12 +202,7 @@ async fn three_workers_share_kafka_and_a_sigkill_loses_and_duplicates_nothing() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_down_for_ten_seconds_mid_run_loses_nothing() {
     const N: usize = 60;
-    let s = ScaleOut::start();
-    let dir = tempfile::tempdir().unwrap();
-    let videos = dir.path().join("videos");
-    make_videos(&videos, N);
-    ingest(&s, &dir.path().join("ingest"), &videos, N);
-    let pool = PgPool::connect(&s.url).await.unwrap();
+    let (s, dir, pool) = ingested(N).await;
     let worker = s.worker(&dir.path().join("worker"));
     wait_for(&pool, 10, Duration::from_secs(600)).await;
     pool.close().await;
