@@ -20,6 +20,7 @@ pub struct Config {
     pub cache: CacheConfig,
     pub worker: WorkerConfig,
     pub ingest: IngestConfig,
+    pub crawl: CrawlConfig,
     pub frames: FramesConfig,
     pub audio: AudioConfig,
     pub models: ModelsConfig,
@@ -53,6 +54,16 @@ pub struct MediaConfig {
 pub struct DataConfig {
     pub dir: PathBuf,
     pub datasets: String,
+}
+
+/// Where URL ingestion and the crawler may connect (the SSRF guard). Private, loopback and
+/// other non-public addresses are refused unless allowed here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrawlConfig {
+    /// Allow every non-public address (`--allow-private-network`).
+    pub allow_private_network: bool,
+    /// CIDR blocks allowed even though they are not public (e.g. `127.0.0.0/8`).
+    pub allow_networks: Vec<String>,
 }
 
 /// Where videos, verdicts, reviews and events live: empty `url` = `<data>/clipguard.db`

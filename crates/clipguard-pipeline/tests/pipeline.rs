@@ -292,10 +292,16 @@ fn write_video(dir: &Path) -> PathBuf {
     path
 }
 
-/// Serves `body` at `/v.mp4`, 404 elsewhere, on a loopback port.
+/// Serves `body` at `/v.mp4`, a redirect to a private address at `/away`, 404 elsewhere, on a
+/// loopback port.
 async fn serve_media(body: Vec<u8>) -> String {
     use axum::routing::get;
-    let app = axum::Router::new().route("/v.mp4", get(move || async move { body.clone() }));
+    let app = axum::Router::new()
+        .route("/v.mp4", get(move || async move { body.clone() }))
+        .route(
+            "/away",
+            get(|| async { axum::response::Redirect::temporary("http://10.0.0.1/v.mp4") }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -306,7 +312,10 @@ async fn url_ingestion_downloads_real_http_with_caps_and_fails_loudly(backend: B
     let dir = tempfile::tempdir().unwrap();
     let bytes = std::fs::read(write_video(dir.path())).unwrap();
     let base = serve_media(bytes.clone()).await;
-    let (c, _services) = setup(backend, &dir.path().join("data"));
+    let (mut c, _services) = setup(backend, &dir.path().join("data"));
+    // The SSRF guard refuses loopback by default: the test allows exactly the loopback block
+    // its own server is on, nothing else.
+    c.crawl.allow_networks = vec!["127.0.0.0/8".into()];
     let p = Pipeline::open(c.clone()).await.unwrap();
     let ingest = |url: String| {
         let ingestor = p.ingestor();
@@ -339,8 +348,17 @@ async fn url_ingestion_downloads_real_http_with_caps_and_fails_loudly(backend: B
     let v = p.store.latest_verdict(&missing_id).await.unwrap().unwrap();
     assert_eq!(v.status, VerdictStatus::Failed);
 
+    // A redirect to a private address is refused before any connection to it.
+    let away = ingest(format!("{base}/away")).await;
+    assert!(
+        matches!(&away, IngestOutcome::Failed { reason, .. }
+            if reason.contains("10.0.0.1") && reason.contains("private")),
+        "{away:?}"
+    );
+
     // The size cap applies while streaming (a second ingest config, on a fresh backend set).
     let (mut c, _more) = setup(backend, &dir.path().join("data2"));
+    c.crawl.allow_networks = vec!["127.0.0.0/8".into()];
     c.ingest.max_file_bytes = (bytes.len() / 2) as u64;
     let small = Pipeline::open(c).await.unwrap();
     let cand = sources::discover(
@@ -354,6 +372,26 @@ async fn url_ingestion_downloads_real_http_with_caps_and_fails_loudly(backend: B
         matches!(&capped, IngestOutcome::Failed { reason, .. } if reason.contains("max_file_bytes")),
         "{capped:?}"
     );
+
+    // Without the allowance, loopback is refused, by IP literal and by name (`localhost`
+    // resolves to loopback: the resolver returns nothing to connect to).
+    let (guarded, _guarded_services) = setup(backend, &dir.path().join("data3"));
+    let guarded = Pipeline::open(guarded).await.unwrap();
+    let port = base.rsplit(':').next().unwrap();
+    for url in [
+        format!("{base}/v.mp4"),
+        format!("http://localhost:{port}/v.mp4"),
+    ] {
+        let cand = sources::discover(&url, &guarded.config.ingest.allowed_schemes)
+            .unwrap()
+            .remove(0);
+        let refused = guarded.ingestor().ingest(cand).await.unwrap();
+        assert!(
+            matches!(&refused, IngestOutcome::Failed { reason, .. }
+                if reason.contains("SSRF guard") && reason.contains("loopback")),
+            "{url}: {refused:?}"
+        );
+    }
 
     // Other schemes are refused before any I/O.
     assert!(sources::discover("file:///etc/passwd", &p.config.ingest.allowed_schemes).is_err());

@@ -24,6 +24,10 @@ pub struct Global {
     /// TOML config file (only the keys you change; see config/clipguard.toml)
     #[arg(long, global = true, value_name = "FILE", env = "CLIPGUARD_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Let URL ingestion connect to loopback, private and link-local addresses (the SSRF guard
+    /// refuses them by default; crawl.allow_networks allows single blocks)
+    #[arg(long, global = true)]
+    pub allow_private_network: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,7 @@
 //! silently, never "safe".
 
 pub mod download;
+pub mod guard;
 pub mod normalise;
 
 use crate::media::media_key;
@@ -275,7 +276,7 @@ impl Ingestor {
             .tempfile_in(&self.tmp_dir)
             .map_err(|e| format!("temp file: {e}"))?
             .into_temp_path();
-        download::download(url, &temp, &self.config.ingest)
+        download::download(url, &temp, &self.config)
             .await
             .map_err(|e| format!("download {url}: {e}"))?;
         Ok(Fetched {

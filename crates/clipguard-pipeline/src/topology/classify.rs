@@ -57,7 +57,7 @@ pub async fn classify(spec: &str, analysers: &AnalyserSet, config: &Config) -> V
                 Err(e) => return failed(&id, format!("temp folder: {e}")),
             };
             let dest = temp_dir.path().join("media");
-            if let Err(e) = download::download(url, &dest, &config.ingest).await {
+            if let Err(e) = download::download(url, &dest, config).await {
                 return failed(&id, format!("download {url}: {e}"));
             }
             dest

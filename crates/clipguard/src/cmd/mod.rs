@@ -24,6 +24,9 @@ pub fn load_config(global: &Global) -> anyhow::Result<Config> {
     if let Some(dir) = &global.data {
         config.data.dir = dir.clone();
     }
+    if global.allow_private_network {
+        config.crawl.allow_private_network = true;
+    }
     Ok(config)
 }
 
