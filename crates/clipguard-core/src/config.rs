@@ -64,6 +64,14 @@ pub struct CrawlConfig {
     pub allow_private_network: bool,
     /// CIDR blocks allowed even though they are not public (e.g. `127.0.0.0/8`).
     pub allow_networks: Vec<String>,
+    /// yt-dlp to run; empty = the pinned one from `scripts/ytdlp-venv.sh`, else PATH.
+    pub ytdlp: String,
+    /// A cookies.txt for yt-dlp (passed by path; never logged or stored).
+    pub cookies_file: String,
+    /// Pause between two downloads of one crawl (politeness).
+    pub delay_ms: u64,
+    /// New videos downloaded per target and run at most.
+    pub max_per_run: usize,
 }
 
 /// Where videos, verdicts, reviews and events live: empty `url` = `<data>/clipguard.db`

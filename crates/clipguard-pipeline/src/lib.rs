@@ -8,6 +8,7 @@
 pub mod analyse;
 pub mod bench;
 pub mod cache;
+pub mod crawl;
 pub mod decide;
 pub mod ingest;
 pub mod media;

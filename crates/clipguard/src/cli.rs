@@ -52,6 +52,30 @@ pub enum Command {
         #[arg(long)]
         requeue: bool,
     },
+    /// Discover videos with yt-dlp (TikTok hashtags and users, any URL yt-dlp knows), download
+    /// the new ones politely and queue them.
+    Crawl {
+        /// TikTok hashtag (`#name` or `name`); repeatable.
+        #[arg(long)]
+        hashtag: Vec<String>,
+        /// TikTok user (`@name` or `name`); repeatable.
+        #[arg(long)]
+        user: Vec<String>,
+        /// A weak label for everything found: harmful or safe.
+        #[arg(long)]
+        label: Option<String>,
+        /// New videos per target [default: crawl.max_per_run].
+        #[arg(long)]
+        max: Option<usize>,
+        /// Pause between downloads in ms [default: crawl.delay_ms].
+        #[arg(long)]
+        delay_ms: Option<u64>,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Page or video URLs (http/https).
+        urls: Vec<String>,
+    },
     /// Analyse queued videos until Ctrl-C (or until the queue is empty with --once).
     Worker {
         #[arg(long)]

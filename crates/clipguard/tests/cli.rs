@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 mod browser;
 #[path = "cli/cdp.rs"]
 mod cdp;
+#[path = "cli/crawl.rs"]
+mod crawl;
 #[path = "cli/s3.rs"]
 mod s3;
 #[path = "cli/scaleout.rs"]

@@ -202,6 +202,7 @@ mod tests {
         NetworkGuard::from_config(&CrawlConfig {
             allow_private_network: allow_private,
             allow_networks: allow.iter().map(|s| s.to_string()).collect(),
+            ..clipguard_core::Config::default().crawl
         })
         .unwrap()
     }
@@ -264,6 +265,7 @@ mod tests {
             NetworkGuard::from_config(&CrawlConfig {
                 allow_private_network: false,
                 allow_networks: vec!["10.0.0.0/33".into()],
+                ..clipguard_core::Config::default().crawl
             })
             .is_err()
         );

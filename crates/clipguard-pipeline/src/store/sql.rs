@@ -202,6 +202,17 @@ impl SqlStore {
         Ok(n as u64)
     }
 
+    /// Whether a video with this source URL is stored (the crawler's dedup before download).
+    pub async fn knows_source_url(&self, url: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM videos WHERE source_url = $1 LIMIT 1")
+                .bind(url)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+        Ok(found.is_some())
+    }
+
     /// How many verdict rows exist for a video (tests use this to prove "no duplicates").
     pub async fn verdict_rows(&self, video_id: &str) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM verdicts WHERE video_id = $1")

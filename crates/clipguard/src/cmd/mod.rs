@@ -2,6 +2,7 @@
 
 mod bench;
 mod classify;
+mod crawl;
 mod doctor;
 mod eval;
 mod fusion;
@@ -40,6 +41,26 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         } => run::run(config, once, addr, &sources).await,
         Command::Ingest { sources, requeue } => run::ingest_only(config, &sources, requeue).await,
         Command::Worker { once } => run::worker_only(config, once).await,
+        Command::Crawl {
+            hashtag,
+            user,
+            label,
+            max,
+            delay_ms,
+            json,
+            urls,
+        } => {
+            let args = crawl::CrawlArgs {
+                hashtags: hashtag,
+                users: user,
+                urls,
+                label,
+                max,
+                delay_ms,
+                json,
+            };
+            crawl::crawl(config, args).await
+        }
         Command::Status { json } => status::status(config, json).await,
         Command::Doctor => doctor::doctor(config).await,
         Command::Train { command } => train::train(config, command).await,
