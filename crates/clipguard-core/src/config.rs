@@ -72,6 +72,40 @@ pub struct CrawlConfig {
     pub delay_ms: u64,
     /// New videos downloaded per target and run at most.
     pub max_per_run: usize,
+    /// Up to this much more pause, at random, on top of `delay_ms`.
+    pub jitter_ms: u64,
+    /// Crawl jobs run by `clipguard crawl --jobs` / `--forever`.
+    #[serde(default)]
+    pub jobs: Vec<CrawlJob>,
+}
+
+/// A named, scheduled crawl: targets, a weak label, a schedule and a pace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrawlJob {
+    pub name: String,
+    #[serde(default)]
+    pub hashtags: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// `harmful`, `safe` or empty.
+    #[serde(default)]
+    pub label: String,
+    /// How often the job runs (a failed run is retried sooner, with backoff).
+    #[serde(default = "CrawlJob::default_every")]
+    pub every_minutes: f64,
+    /// Overrides `crawl.max_per_run` / `crawl.delay_ms` for this job.
+    #[serde(default)]
+    pub max_per_run: Option<usize>,
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
+}
+
+impl CrawlJob {
+    fn default_every() -> f64 {
+        60.0
+    }
 }
 
 /// Where videos, verdicts, reviews and events live: empty `url` = `<data>/clipguard.db`

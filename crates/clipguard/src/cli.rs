@@ -73,6 +73,12 @@ pub enum Command {
         /// Print the report as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Run the configured jobs ([[crawl.jobs]]) that are due, once.
+        #[arg(long)]
+        jobs: bool,
+        /// Keep running the configured jobs on their schedules until Ctrl-C.
+        #[arg(long)]
+        forever: bool,
         /// Page or video URLs (http/https).
         urls: Vec<String>,
     },

@@ -7,6 +7,7 @@
 //! address the config does not allow. What yt-dlp itself connects to after that (redirects,
 //! CDN hosts) is not intercepted yet — see the #7 notes.
 
+pub mod jobs;
 pub mod target;
 pub mod ytdlp;
 
@@ -14,9 +15,8 @@ use crate::ingest::guard::{GuardError, NetworkGuard};
 use crate::topology::Backends;
 use clipguard_core::WeakLabel;
 use clipguard_core::stage::Store;
-use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 pub use target::Target;
 use ytdlp::{Entry, YtDlp};
 
@@ -27,6 +27,26 @@ pub struct CrawlRequest {
     pub label: Option<WeakLabel>,
     pub max_per_target: usize,
     pub delay: Duration,
+    /// Up to this much more, at random, on top of `delay` (so the pace is not a fingerprint).
+    pub jitter: Duration,
+    /// The crawl job this run belongs to (its events carry the name; schedules resume from
+    /// them).
+    pub job: Option<String>,
+}
+
+impl CrawlRequest {
+    /// The pause before the next download: `delay` plus a random part of `jitter`.
+    fn pace(&self) -> Duration {
+        use std::hash::BuildHasher;
+        let jitter = self.jitter.as_millis() as u64;
+        let random = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
+        let extra = if jitter == 0 {
+            0
+        } else {
+            random % (jitter + 1)
+        };
+        self.delay + Duration::from_millis(extra)
+    }
 }
 
 /// What one crawl did, per target and in total.
@@ -70,14 +90,54 @@ async fn check_target(guard: &NetworkGuard, url: &str) -> Result<(), CrawlError>
     Ok(())
 }
 
-fn media_files(dir: &Path) -> BTreeSet<std::path::PathBuf> {
+fn has_media(dir: &Path) -> bool {
     std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
-        .map(|e| e.path())
-        .filter(|p| crate::sources::is_media_path(p))
-        .collect()
+        .any(|e| crate::sources::is_media_path(&e.path()))
+}
+
+/// Downloads one entry into its own temporary folder and ingests it; the queued count, or why
+/// it failed.
+async fn fetch_and_ingest(
+    backends: &Backends,
+    request: &CrawlRequest,
+    ytdlp: &YtDlp,
+    target: &Target,
+    entry: &Entry,
+    limit: Duration,
+) -> Result<usize, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("crawl-")
+        .tempdir_in(std::env::temp_dir())
+        .map_err(|e| e.to_string())?;
+    let max = backends.config.ingest.max_file_bytes;
+    ytdlp
+        .download(&entry.url, dir.path(), max, limit)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !has_media(dir.path()) {
+        return Err(format!(
+            "no media downloaded (over the {max}-byte limit, ingest.max_file_bytes, or none offered)"
+        ));
+    }
+    let spec = vec![dir.path().display().to_string()];
+    let mut candidates = backends.discover(&spec).map_err(|e| e.to_string())?;
+    for c in &mut candidates {
+        if request.label.is_some() {
+            c.meta.weak_label = request.label;
+        }
+        c.meta.origin = format!("crawl {}", target.label());
+    }
+    let ingested = backends
+        .ingest_candidates(&spec, candidates, || {})
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some((id, reason)) = ingested.failed.first() {
+        return Err(format!("{id}: {reason}"));
+    }
+    Ok(ingested.queued as usize)
 }
 
 /// Crawls every target; per-item failures are reported, not fatal.
@@ -110,7 +170,9 @@ pub async fn crawl(backends: &Backends, request: &CrawlRequest) -> Result<CrawlR
         } else {
             "warn"
         };
-        let data = serde_json::json!({ "target": target.label(), "report": &report });
+        let data = serde_json::json!({
+            "target": target.label(), "job": request.job, "report": &report
+        });
         if let Err(e) = backends
             .store
             .log_event("crawl", level, &message, data)
@@ -145,10 +207,6 @@ async fn crawl_one(
         found: entries.len(),
         ..CrawlReport::default()
     };
-    let dir = tempfile::Builder::new()
-        .prefix("crawl-")
-        .tempdir_in(std::env::temp_dir())
-        .map_err(|e| CrawlError::Other(e.to_string()))?;
     for entry in entries {
         if report.new >= request.max_per_target {
             break;
@@ -166,47 +224,18 @@ async fn crawl_one(
             report.failed.push((entry.url.clone(), e.to_string()));
             continue;
         }
-        if report.new > 1 && !request.delay.is_zero() {
-            tokio::time::sleep(request.delay).await;
+        if report.new > 1 {
+            tokio::time::sleep(request.pace()).await;
         }
-        let before = media_files(dir.path());
-        let got = ytdlp
-            .download(
-                &entry.url,
-                dir.path(),
-                backends.config.ingest.max_file_bytes,
-                limit,
-            )
-            .await;
-        match got {
-            Err(e) => report.failed.push((entry.url.clone(), e.to_string())),
-            Ok(()) if media_files(dir.path()) == before => report.failed.push((
-                entry.url.clone(),
-                format!(
-                    "no media downloaded (over the {}-byte limit, ingest.max_file_bytes, or none offered)",
-                    backends.config.ingest.max_file_bytes
-                ),
-            )),
-            Ok(()) => report.downloaded += 1,
-        }
-    }
-    if report.downloaded > 0 {
-        let spec = vec![dir.path().display().to_string()];
-        let mut candidates = backends
-            .discover(&spec)
-            .map_err(|e| CrawlError::Other(e.to_string()))?;
-        for c in &mut candidates {
-            if request.label.is_some() {
-                c.meta.weak_label = request.label;
+        // Each download is ingested at once: a crawl killed midway has stored everything it
+        // finished, and the next run skips those before downloading (resume).
+        match fetch_and_ingest(backends, request, ytdlp, target, &entry, limit).await {
+            Ok(queued) => {
+                report.downloaded += 1;
+                report.queued += queued;
             }
-            c.meta.origin = format!("crawl {}", target.label());
+            Err(reason) => report.failed.push((entry.url.clone(), reason)),
         }
-        let ingested = backends
-            .ingest_candidates(&spec, candidates, || {})
-            .await
-            .map_err(|e| CrawlError::Other(e.to_string()))?;
-        report.queued = ingested.queued as usize;
-        report.failed.extend(ingested.failed);
     }
     Ok(report)
 }

@@ -60,6 +60,25 @@ impl Target {
         }
     }
 
+    /// Every target of a request: hashtags, then users, then URLs.
+    pub fn all(
+        hashtags: &[String],
+        users: &[String],
+        urls: &[String],
+    ) -> Result<Vec<Target>, TargetError> {
+        let mut targets = Vec::new();
+        for h in hashtags {
+            targets.push(Target::hashtag(h)?);
+        }
+        for u in users {
+            targets.push(Target::user(u)?);
+        }
+        for u in urls {
+            targets.push(Target::url(u)?);
+        }
+        Ok(targets)
+    }
+
     /// A short name for reports and events.
     pub fn label(&self) -> String {
         match self {
@@ -67,6 +86,16 @@ impl Target {
             Target::User(user) => format!("@{user}"),
             Target::Url(url) => url.clone(),
         }
+    }
+}
+
+/// A crawl's weak label: `harmful`, `safe`, or nothing (empty).
+pub fn weak_label(s: &str) -> Result<Option<clipguard_core::WeakLabel>, TargetError> {
+    match s.trim() {
+        "" => Ok(None),
+        l => clipguard_core::WeakLabel::parse(l)
+            .map(Some)
+            .ok_or_else(|| TargetError(format!("label must be harmful or safe, not `{l}`"))),
     }
 }
 

@@ -55,6 +55,16 @@ pub(super) fn from_json<T: serde::de::DeserializeOwned>(
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
+/// An `events.created_at` value as a time.
+fn event_time(at: Option<String>) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+    at.map(|t| {
+        chrono::DateTime::parse_from_rfc3339(&t)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|e| StoreError::Corrupt(format!("events.created_at `{t}`: {e}")))
+    })
+    .transpose()
+}
+
 impl SqlStore {
     pub fn new(pool: AnyPool, dialect: Dialect) -> Self {
         SqlStore { pool, dialect }
@@ -132,12 +142,7 @@ impl SqlStore {
                 .fetch_one(&self.pool)
                 .await
                 .map_err(backend)?;
-        at.map(|t| {
-            chrono::DateTime::parse_from_rfc3339(&t)
-                .map(|t| t.with_timezone(&chrono::Utc))
-                .map_err(|e| StoreError::Corrupt(format!("events.created_at `{t}`: {e}")))
-        })
-        .transpose()
+        event_time(at)
     }
 
     /// Every reviewed video's latest review decision (`true`: harmful), oldest first.
@@ -200,6 +205,23 @@ impl SqlStore {
             .await
             .map_err(backend)?;
         Ok(n as u64)
+    }
+
+    /// When crawl job `job` last ran (its newest `crawl` event).
+    pub async fn last_crawl_at(
+        &self,
+        job: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+        let sql = format!(
+            "SELECT max(created_at) FROM events WHERE kind = 'crawl' AND {} = $1",
+            self.dialect.json_text("data", "job")
+        );
+        let at: Option<String> = sqlx::query_scalar(&sql)
+            .bind(job)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        event_time(at)
     }
 
     /// Whether a video with this source URL is stored (the crawler's dedup before download).

@@ -1,7 +1,8 @@
 //! `crawl`: discover with yt-dlp, download what is new, queue it (`clipguard_pipeline::crawl`).
 
-use clipguard_core::{Config, WeakLabel};
-use clipguard_pipeline::crawl::{CrawlRequest, Target, crawl as run_crawl};
+use clipguard_core::Config;
+use clipguard_pipeline::crawl::target::weak_label;
+use clipguard_pipeline::crawl::{CrawlReport, CrawlRequest, Target, crawl as run_crawl, jobs};
 use clipguard_pipeline::topology::Backends;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -16,40 +17,66 @@ pub struct CrawlArgs {
     pub max: Option<usize>,
     pub delay_ms: Option<u64>,
     pub json: bool,
+    pub jobs: bool,
+    pub forever: bool,
 }
 
 pub async fn crawl(config: Config, args: CrawlArgs) -> anyhow::Result<ExitCode> {
-    let mut targets = Vec::new();
-    for h in &args.hashtags {
-        targets.push(Target::hashtag(h)?);
+    if args.jobs || args.forever {
+        return run_jobs(config, args.forever, args.json).await;
     }
-    for u in &args.users {
-        targets.push(Target::user(u)?);
-    }
-    for u in &args.urls {
-        targets.push(Target::url(u)?);
-    }
+    let targets = Target::all(&args.hashtags, &args.users, &args.urls)?;
     anyhow::ensure!(
         !targets.is_empty(),
-        "nothing to crawl: give --hashtag, --user or URLs"
+        "nothing to crawl: give --hashtag, --user or URLs (or --jobs)"
     );
-    let label = match args.label.as_deref() {
-        None => None,
-        Some(l) => Some(
-            WeakLabel::parse(l)
-                .ok_or_else(|| anyhow::anyhow!("--label must be harmful or safe, not `{l}`"))?,
-        ),
-    };
     let request = CrawlRequest {
         targets,
-        label,
+        label: weak_label(args.label.as_deref().unwrap_or(""))?,
         max_per_target: args.max.unwrap_or(config.crawl.max_per_run),
         delay: Duration::from_millis(args.delay_ms.unwrap_or(config.crawl.delay_ms)),
+        jitter: Duration::from_millis(config.crawl.jitter_ms),
+        job: None,
     };
     let backends = Backends::open(config).await?;
     let report = run_crawl(&backends, &request).await?;
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+    print_report(&report, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The configured jobs: the due ones once, or on their schedules until Ctrl-C / SIGTERM.
+async fn run_jobs(config: Config, forever: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let backends = Backends::open(config).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    if forever {
+        tokio::spawn(async move {
+            super::run::wait_for_signal().await;
+            let _ = stop.send(true);
+        });
+    }
+    let done = jobs::run(&backends, forever, stopped)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    if done.is_empty() && !json {
+        println!("crawl: no job is due");
+    }
+    for (name, outcome) in done {
+        match outcome {
+            Ok(report) => {
+                if !json {
+                    print!("{name}: ");
+                }
+                print_report(&report, json)?;
+            }
+            Err(e) => println!("{name}: failed: {e}"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(report: &CrawlReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(report)?);
     } else {
         println!(
             "crawl: {} found, {} new, {} downloaded, {} queued, {} failed",
@@ -63,5 +90,5 @@ pub async fn crawl(config: Config, args: CrawlArgs) -> anyhow::Result<ExitCode> 
             println!("  failed  {what}: {why}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

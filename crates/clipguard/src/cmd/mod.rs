@@ -48,6 +48,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             max,
             delay_ms,
             json,
+            jobs,
+            forever,
             urls,
         } => {
             let args = crawl::CrawlArgs {
@@ -58,6 +60,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 max,
                 delay_ms,
                 json,
+                jobs,
+                forever,
             };
             crawl::crawl(config, args).await
         }

@@ -149,3 +149,66 @@ async fn crawl_discovers_downloads_dedups_paces_and_guards() {
         "{capped}"
     );
 }
+
+/// A crawl job from the config file: killed between its two downloads, the next run finishes
+/// the job without downloading the first video again; after that the job is not due until its
+/// period has passed, even for a new process (the schedule resumes from the stored events).
+#[tokio::test]
+async fn a_killed_crawl_job_resumes_and_its_schedule_survives_a_restart() {
+    let site = site();
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("crawl.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[crawl]\nallow_networks = [\"127.0.0.0/8\"]\ndelay_ms = 5000\njitter_ms = 0\n\
+             [[crawl.jobs]]\nname = \"local\"\nurls = [\"{}/page.html\"]\nlabel = \"safe\"\n\
+             every_minutes = 60\n",
+            site.base
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let videos = |data: &Path| {
+        let data = data.to_path_buf();
+        async move {
+            let pool = db(&data).await;
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM videos")
+                .fetch_one(&pool)
+                .await
+                .unwrap_or(0);
+            pool.close().await;
+            n
+        }
+    };
+    let mut first = spawn_clipguard(data.path(), &["--config", config, "crawl", "--jobs"], &[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(data.path().join("clipguard.db").exists() && videos(data.path()).await >= 1) {
+        assert!(Instant::now() < deadline, "the first video never arrived");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Killed during the pause before the second download.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(videos(data.path()).await, 1);
+
+    let again = ok(&clipguard(
+        data.path(),
+        &["--config", config, "crawl", "--jobs", "--json"],
+        &[],
+    ));
+    let report: serde_json::Value = serde_json::from_str(again.trim()).unwrap();
+    assert_eq!(
+        (&report["found"], &report["new"], &report["downloaded"]),
+        (&2.into(), &1.into(), &1.into()),
+        "only the missing video is downloaded: {report}"
+    );
+    assert_eq!(videos(data.path()).await, 2);
+
+    let later = ok(&clipguard(
+        data.path(),
+        &["--config", config, "crawl", "--jobs"],
+        &[],
+    ));
+    assert!(later.contains("no job is due"), "{later}");
+}
