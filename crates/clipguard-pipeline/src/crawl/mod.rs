@@ -112,14 +112,16 @@ async fn fetch_and_ingest(
         .prefix("crawl-")
         .tempdir_in(std::env::temp_dir())
         .map_err(|e| e.to_string())?;
-    let max = backends.config.ingest.max_file_bytes;
+    let ingest = &backends.config.ingest;
+    let (max, secs) = (ingest.max_file_bytes, ingest.max_duration_secs);
     ytdlp
-        .download(&entry.url, dir.path(), max, limit)
+        .download(&entry.url, dir.path(), (max, secs), limit)
         .await
         .map_err(|e| e.to_string())?;
     if !has_media(dir.path()) {
         return Err(format!(
-            "no media downloaded (over the {max}-byte limit, ingest.max_file_bytes, or none offered)"
+            "no media downloaded (over the {max}-byte limit, ingest.max_file_bytes, or the \
+             {secs}-second limit, ingest.max_duration_secs, or none offered)"
         ));
     }
     let spec = vec![dir.path().display().to_string()];

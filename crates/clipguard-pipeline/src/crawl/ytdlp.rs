@@ -116,22 +116,28 @@ impl YtDlp {
         })
     }
 
-    /// Downloads one video into `dir` as `<id>.<ext>` + `<id>.info.json` + `<id>.description`.
+    /// Downloads one video into `dir` as `<id>.<ext>` + `<id>.info.json` + `<id>.description`,
+    /// unless it is over `max_bytes` or (when its duration is known) `max_secs`.
     pub async fn download(
         &self,
         url: &str,
         dir: &Path,
-        max_bytes: u64,
+        (max_bytes, max_secs): (u64, f64),
         limit: Duration,
     ) -> Result<(), YtDlpError> {
         let template = dir.join("%(id)s.%(ext)s");
         let max = max_bytes.to_string();
+        // `<=?`: pass when the extractor does not know the duration before downloading (the
+        // generic one); ingest measures the file afterwards either way.
+        let duration = format!("duration <=? {max_secs}");
         let template = template.to_string_lossy();
         self.run(
             &[
                 "--no-playlist",
                 "--max-filesize",
                 &max,
+                "--match-filter",
+                &duration,
                 "--socket-timeout",
                 "30",
                 "--write-info-json",
