@@ -19,7 +19,6 @@ use clipguard_pipeline::ingest::IngestOutcome;
 use clipguard_pipeline::sources::{self, Candidate, MediaRef, Metadata};
 use clipguard_pipeline::{Pipeline, RunMode};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -48,28 +47,15 @@ async fn lease_some(q: &dyn Queue) -> Vec<clipguard_core::stage::Delivery> {
     }
 }
 
-/// A short real video made by ffmpeg (H.264 + AAC, 2 s).
+/// A short real video made by ffmpeg (H.264 + AAC).
 fn make_video(path: &Path, seconds: u32) {
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("testsrc2=size=180x320:rate=10:duration={seconds}"))
-        .args(["-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency=440:duration={seconds}"))
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-shortest",
-        ])
-        .arg(path)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(status.success());
+    clipguard_testkit::TestVideo {
+        width: 180,
+        height: 320,
+        seconds,
+        audio: true,
+    }
+    .write(path);
 }
 
 fn msg(key: &str) -> QueueMessage {

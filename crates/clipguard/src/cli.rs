@@ -54,34 +54,7 @@ pub enum Command {
     },
     /// Discover videos with yt-dlp (TikTok hashtags and users, any URL yt-dlp knows), download
     /// the new ones politely and queue them.
-    Crawl {
-        /// TikTok hashtag (`#name` or `name`); repeatable.
-        #[arg(long)]
-        hashtag: Vec<String>,
-        /// TikTok user (`@name` or `name`); repeatable.
-        #[arg(long)]
-        user: Vec<String>,
-        /// A weak label for everything found: harmful or safe.
-        #[arg(long)]
-        label: Option<String>,
-        /// New videos per target [default: crawl.max_per_run].
-        #[arg(long)]
-        max: Option<usize>,
-        /// Pause between downloads in ms [default: crawl.delay_ms].
-        #[arg(long)]
-        delay_ms: Option<u64>,
-        /// Print the report as one JSON object.
-        #[arg(long)]
-        json: bool,
-        /// Run the configured jobs ([[crawl.jobs]]) that are due, once.
-        #[arg(long)]
-        jobs: bool,
-        /// Keep running the configured jobs on their schedules until Ctrl-C.
-        #[arg(long)]
-        forever: bool,
-        /// Page or video URLs (http/https).
-        urls: Vec<String>,
-    },
+    Crawl(CrawlArgs),
     /// Analyse queued videos until Ctrl-C (or until the queue is empty with --once).
     Worker {
         #[arg(long)]
@@ -469,4 +442,35 @@ pub enum BenchCommand {
         /// Folders, CSV link lists, files or URLs [default: the samples folder]
         sources: Vec<String>,
     },
+}
+
+/// `clipguard crawl`'s arguments.
+#[derive(Debug, Args)]
+pub struct CrawlArgs {
+    /// TikTok hashtag (`#name` or `name`); repeatable.
+    #[arg(long)]
+    pub hashtag: Vec<String>,
+    /// TikTok user (`@name` or `name`); repeatable.
+    #[arg(long)]
+    pub user: Vec<String>,
+    /// A weak label for everything found: harmful or safe.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// New videos per target [default: crawl.max_per_run].
+    #[arg(long)]
+    pub max: Option<usize>,
+    /// Pause between downloads in ms [default: crawl.delay_ms].
+    #[arg(long)]
+    pub delay_ms: Option<u64>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Run the configured jobs ([[crawl.jobs]]) that are due, once.
+    #[arg(long)]
+    pub jobs: bool,
+    /// Keep running the configured jobs on their schedules until Ctrl-C.
+    #[arg(long)]
+    pub forever: bool,
+    /// Page or video URLs (http/https).
+    pub urls: Vec<String>,
 }

@@ -123,7 +123,9 @@ impl Ingestor {
     /// concurrent ingest processes download it once; the claim is given back if ingest fails
     /// with an error (not with a stored `failed` verdict, which is an outcome).
     pub async fn ingest(&self, candidate: Candidate) -> Result<IngestOutcome, IngestError> {
-        let claimed = match (&self.cache, known_id(&candidate)) {
+        // Only with a cache is the id needed here (ingest works it out again after normalising).
+        let id = self.cache.as_ref().and_then(|_| known_id(&candidate));
+        let claimed = match (&self.cache, id) {
             (Some(cache), Some(id)) => match cache.claim(&id).await {
                 Ok(true) => Some((cache, id)),
                 Ok(false) => return Ok(IngestOutcome::DuplicateId(id)),

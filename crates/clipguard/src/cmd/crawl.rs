@@ -1,5 +1,6 @@
 //! `crawl`: discover with yt-dlp, download what is new, queue it (`clipguard_pipeline::crawl`).
 
+use crate::cli::CrawlArgs;
 use clipguard_core::Config;
 use clipguard_pipeline::crawl::target::weak_label;
 use clipguard_pipeline::crawl::{CrawlReport, CrawlRequest, Target, crawl as run_crawl, jobs};
@@ -7,25 +8,11 @@ use clipguard_pipeline::topology::Backends;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// What `clipguard crawl` was asked for.
-#[derive(Debug)]
-pub struct CrawlArgs {
-    pub hashtags: Vec<String>,
-    pub users: Vec<String>,
-    pub urls: Vec<String>,
-    pub label: Option<String>,
-    pub max: Option<usize>,
-    pub delay_ms: Option<u64>,
-    pub json: bool,
-    pub jobs: bool,
-    pub forever: bool,
-}
-
 pub async fn crawl(config: Config, args: CrawlArgs) -> anyhow::Result<ExitCode> {
     if args.jobs || args.forever {
         return run_jobs(config, args.forever, args.json).await;
     }
-    let targets = Target::all(&args.hashtags, &args.users, &args.urls)?;
+    let targets = Target::all(&args.hashtag, &args.user, &args.urls)?;
     anyhow::ensure!(
         !targets.is_empty(),
         "nothing to crawl: give --hashtag, --user or URLs (or --jobs)"

@@ -41,30 +41,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         } => run::run(config, once, addr, &sources).await,
         Command::Ingest { sources, requeue } => run::ingest_only(config, &sources, requeue).await,
         Command::Worker { once } => run::worker_only(config, once).await,
-        Command::Crawl {
-            hashtag,
-            user,
-            label,
-            max,
-            delay_ms,
-            json,
-            jobs,
-            forever,
-            urls,
-        } => {
-            let args = crawl::CrawlArgs {
-                hashtags: hashtag,
-                users: user,
-                urls,
-                label,
-                max,
-                delay_ms,
-                json,
-                jobs,
-                forever,
-            };
-            crawl::crawl(config, args).await
-        }
+        Command::Crawl(args) => crawl::crawl(config, args).await,
         Command::Status { json } => status::status(config, json).await,
         Command::Doctor => doctor::doctor(config).await,
         Command::Train { command } => train::train(config, command).await,

@@ -6,7 +6,7 @@
 //! - PostgreSQL is stopped for 10 s mid-run; nothing is lost and processing resumes by itself.
 
 use super::*;
-use clipguard_testkit::{Postgres, S3Server, Tansu};
+use clipguard_testkit::{Postgres, S3Server, Tansu, TestVideo};
 use sqlx::PgPool;
 
 /// The services and the environment that points `clipguard` at them.
@@ -68,22 +68,13 @@ impl ScaleOut {
 fn make_videos(dir: &Path, n: usize) {
     std::fs::create_dir_all(dir).unwrap();
     let base = dir.join("base.mp4.src");
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i"])
-        .arg("testsrc2=size=96x160:rate=5:duration=1")
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(["-movflags", "+faststart", "-f", "mp4"])
-        .arg(&base)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    TestVideo {
+        width: 96,
+        height: 160,
+        seconds: 1,
+        audio: false,
+    }
+    .write(&base);
     let bytes = std::fs::read(&base).unwrap();
     std::fs::remove_file(&base).unwrap();
     for i in 0..n {
