@@ -89,6 +89,9 @@ pub struct CrawlJob {
     pub users: Vec<String>,
     #[serde(default)]
     pub urls: Vec<String>,
+    /// yt-dlp searches (`ytsearch20:terms`; yt-dlp has no TikTok search).
+    #[serde(default)]
+    pub searches: Vec<String>,
     /// `harmful`, `safe` or empty.
     #[serde(default)]
     pub label: String,

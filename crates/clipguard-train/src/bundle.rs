@@ -5,7 +5,7 @@
 use crate::finetune::{FinetuneOptions, FinetuneResult};
 use chrono::Utc;
 use clipguard_core::manifest::{MANIFEST_FILE, ModelManifest, names};
-use clipguard_models::text::bundle::{CONFIG_FILE, HEAD_FILE, TOP_FILE};
+use clipguard_models::text::bundle::{CONFIG_FILE, HEAD_FILE, LEXICAL_FILE, TOP_FILE};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -47,6 +47,10 @@ pub fn manifest(
         ("accuracy".to_string(), r.accuracy),
         ("n".to_string(), r.n as f64),
     ]);
+    for (view, r) in &result.views {
+        metrics.insert(format!("{view}.auc"), r.auc);
+        metrics.insert(format!("{view}.best_f1_harmful"), r.f1_harmful);
+    }
     if let Some(v) = &result.vihsd_dev {
         metrics.insert("vihsd_dev.macro_f1".into(), v.macro_f1);
         metrics.insert("vihsd_dev.accuracy".into(), v.accuracy);
@@ -109,10 +113,16 @@ pub fn write(
         .save(&dir.join(TOP_FILE))
         .map_err(|e| io(&dir.join(TOP_FILE), e))?;
     write_json(&dir.join(HEAD_FILE), &head)?;
+    if let Some(lexical) = &result.lexical {
+        let path = dir.join(LEXICAL_FILE);
+        lexical.save(&path).map_err(|e| io(&path, e))?;
+        manifest.files.push(LEXICAL_FILE.into());
+    }
     write_json(&dir.join(CONFIG_FILE), &result.config)?;
     let metrics = serde_json::json!({
         "eval_set": EVAL_SET,
         "seed_eval": result.eval,
+        "seed_eval_views": result.views,
         "vihsd_dev": result.vihsd_dev,
         "history": result.history,
         "best_epoch": result.best_epoch,

@@ -22,6 +22,7 @@
 
 use crate::cache::{self, ChunkStates};
 use crate::datasets::{self, Example};
+use crate::lexical::{self, LexicalTrainOptions};
 use crate::metrics::{self, Report};
 use crate::rng::Rng;
 use candle_core::{D, DType, Device, Tensor, Var};
@@ -33,6 +34,7 @@ use clipguard_models::text::encoder::{E5Encoder, EncoderError, HiddenStates};
 use clipguard_models::text::head::{
     CategoryHead, Linear, LogRegOptions, TextHead, max_cosine, sigmoid, train_logreg,
 };
+use clipguard_models::text::lexical::LexicalModel;
 use clipguard_models::text::segment::{self, SegmentOptions};
 use clipguard_models::text::tuned::{LayerParams, PARAM_NAMES, TunedTop, pool};
 use serde::{Deserialize, Serialize};
@@ -61,6 +63,9 @@ pub struct FinetuneOptions {
     pub seed: u64,
     /// Stop each epoch after this many steps (tests, smoke runs).
     pub max_steps: Option<usize>,
+    /// The n-gram view trained next to the encoder and blended with it (`weight` 0: none).
+    #[serde(default)]
+    pub lexical: LexicalTrainOptions,
 }
 
 impl Default for FinetuneOptions {
@@ -82,6 +87,7 @@ impl Default for FinetuneOptions {
             vihsd_weight: 0.5,
             seed: 7,
             max_steps: None,
+            lexical: LexicalTrainOptions::default(),
         }
     }
 }
@@ -189,6 +195,10 @@ pub struct FinetuneResult {
     pub config: TextModelConfig,
     /// Seed eval split, at the tuned threshold (the manifest's metrics).
     pub eval: Report,
+    /// Each view alone on the seed eval split (`e5`, `lexical`), thresholds tuned there too.
+    pub views: BTreeMap<String, Report>,
+    /// The n-gram view (written as `lexical.safetensors`).
+    pub lexical: Option<LexicalModel>,
     /// The seed eval split's scores and labels (for the bundle's PR curve).
     pub eval_scores: Vec<f32>,
     pub eval_truth: Vec<bool>,
@@ -824,16 +834,43 @@ pub fn finetune(
     )));
     let eval_emb = chunk_embeddings(encoder, &top, &refs)?;
     let harmful = params.harmful_linear()?;
-    let probs: Vec<f32> = seed_eval
+    let e5_logits: Vec<f32> = seed_eval
         .texts
         .iter()
         .map(|cs| {
             let l: Vec<f32> = cs.iter().map(|&c| harmful.logit(&eval_emb[c])).collect();
-            sigmoid(top_k_mean(&l, options.top_k))
+            top_k_mean(&l, options.top_k)
         })
         .collect();
+    let e5_probs: Vec<f32> = e5_logits.iter().map(|l| sigmoid(*l)).collect();
+    let e5_eval = metrics::report(
+        &e5_probs,
+        &truth_eval,
+        metrics::best_threshold(&e5_probs, &truth_eval),
+    );
+    let lexical = (options.lexical.weight > 0.0).then(|| {
+        progress(Progress::Message(
+            "lexical view: n-gram model on seed-tiktok/train, blended on seed-tiktok/eval".into(),
+        ));
+        lexical::fit(
+            &sets.seed_train,
+            &sets.seed_eval,
+            &e5_logits,
+            &options.lexical,
+        )
+    });
+    let probs: Vec<f32> = match &lexical {
+        Some(l) => l.eval_logits.iter().map(|z| sigmoid(*z)).collect(),
+        None => e5_probs.clone(),
+    };
     let threshold = metrics::best_threshold(&probs, &truth_eval);
     let eval = metrics::report(&probs, &truth_eval, threshold);
+    let mut views = BTreeMap::from([("e5".to_string(), e5_eval)]);
+    if let Some(l) = &lexical {
+        let p: Vec<f32> = l.lexical_eval_logits.iter().map(|z| sigmoid(*z)).collect();
+        let t = metrics::best_threshold(&p, &truth_eval);
+        views.insert("lexical".into(), metrics::report(&p, &truth_eval, t));
+    }
 
     let mut categories = BTreeMap::new();
     if !sets.vihsd_train.is_empty() {
@@ -896,6 +933,7 @@ pub fn finetune(
         top_k: options.top_k,
         max_tokens: encoder.options().max_tokens,
         base_model: base_model(encoder),
+        lexical: lexical.as_ref().map(|l| l.config),
     };
     let mut data = BTreeMap::new();
     data.insert(
@@ -925,6 +963,8 @@ pub fn finetune(
         head,
         config,
         eval,
+        views,
+        lexical: lexical.map(|l| l.model),
         eval_scores: probs,
         eval_truth: truth_eval,
         vihsd_dev,

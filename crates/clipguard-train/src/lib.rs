@@ -1,6 +1,6 @@
 //! ClipGuard's learning loop: labelled text datasets, the provisional logistic head on frozen
 //! embeddings (`starter`), fine-tuning of the e5 top layers + head (`finetune`, on the hidden
-//! states `cache` keeps), the bundle it writes (`bundle`), evaluation with plots (`eval`,
+//! states `cache` keeps) with its n-gram view (`lexical`), the bundle it writes (`bundle`), evaluation with plots (`eval`,
 //! `plots`) and the metrics they report.
 
 pub mod bundle;
@@ -8,6 +8,7 @@ pub mod cache;
 pub mod datasets;
 pub mod eval;
 pub mod finetune;
+pub mod lexical;
 pub mod metrics;
 pub mod plots;
 pub mod rng;

@@ -48,6 +48,8 @@ pub fn t(lang: Lang, text: &'static str) -> &'static str {
         "Models" => "Mô hình",
         "Pipeline" => "Luồng xử lý",
         "Rules" => "Quy tắc",
+        "Crawl" => "Thu thập",
+        "Crawl jobs" => "Tác vụ thu thập",
         "signed in as" => "đăng nhập với tên",
         "Sign out" => "Đăng xuất",
         "Sign in" => "Đăng nhập",

@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod crawl_page;
 pub mod error;
 pub mod escape;
 pub mod i18n;
@@ -34,7 +35,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{MethodRouter, get, post};
 use clipguard_core::stage::{
-    Accounts, MediaStore, Queue, ReviewPolicy, Reviews, Settings, SettingsCheck, Store,
+    Accounts, CrawlJobs, MediaStore, Queue, ReviewPolicy, Reviews, Settings, SettingsCheck, Store,
 };
 use clipguard_registry::{GatePolicy, Registry};
 use std::future::Future;
@@ -67,6 +68,8 @@ pub struct WebState {
     /// Saved rules and thresholds, and the parsers that check them before saving.
     pub saved: Arc<dyn Settings>,
     pub check: Arc<dyn SettingsCheck>,
+    /// The crawl jobs in force and their runs (the crawler's view).
+    pub crawls: Arc<dyn CrawlJobs>,
     pub settings: Arc<WebSettings>,
     /// Turns true when the server stops: long-lived responses (the event stream) end.
     pub stopping: tokio::sync::watch::Receiver<bool>,
@@ -82,6 +85,7 @@ pub fn router(state: WebState) -> Router {
         .route("/models", get(models_page::models))
         .route("/pipeline", get(pipeline::page))
         .route("/rules", get(settings::page))
+        .route("/crawl", get(crawl_page::page))
         .route("/media/{id}", get(media::media))
         .route("/media/{id}/thumb.jpg", get(media::thumbnail))
         .route("/login", get(session::login_page).post(session::login))
@@ -124,6 +128,7 @@ fn api_handler(op: &openapi::Operation) -> MethodRouter<WebState> {
         ("post", "/api/v1/dead-letters/{id}/retry") => post(pipeline::retry_dead),
         ("post", "/api/v1/dead-letters/{id}/discard") => post(pipeline::discard_dead),
         ("get", "/api/v1/events") => get(pipeline::events),
+        ("get", "/api/v1/crawl/jobs") => get(crawl_page::jobs),
         ("post", "/api/v1/retrain") => post(pipeline::request_retrain),
         ("get", "/api/v1/settings/{kind}") => get(settings::get),
         ("post", "/api/v1/settings/{kind}") => post(settings::save),

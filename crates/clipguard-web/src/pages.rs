@@ -43,6 +43,7 @@ pub(crate) fn shell(title: &str, caller: &Caller, body: &str, script: Option<&st
         ("/models", "Models"),
         ("/pipeline", "Pipeline"),
         ("/rules", "Rules"),
+        ("/crawl", "Crawl"),
     ] {
         if !nav.is_empty() {
             nav.push_str(" · ");

@@ -1,6 +1,6 @@
 //! Pipeline control: dead letters (retry puts a video back in the queue with fresh attempts,
 //! discard drops it), the system events log, and asking for a retraining — the page `/pipeline`
-//! and its API. Sources and crawl jobs join here with the crawler (#7).
+//! and its API. Crawl jobs have their own page (`crawl_page.rs`); their runs are events here.
 
 use crate::WebState;
 use crate::api::LimitQuery;

@@ -22,7 +22,7 @@ fn known(kind: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::NotFound(format!(
-            "no setting `{kind}` (rules, thresholds)"
+            "no setting `{kind}` (rules, thresholds, crawl_jobs)"
         )))
     }
 }
@@ -108,39 +108,53 @@ pub async fn page(State(s): State<WebState>, caller: Result<Caller, AuthError>) 
             24,
         ),
     ] {
-        let (body, id) = match current(&s, kind).await {
-            Ok(c) => c,
+        match editor(&s, admin, kind, title, rows).await {
+            Ok(html) => p.push_str(&html),
             Err(e) => return e.into_response(),
-        };
-        let history = s.saved.setting_history(kind, 20).await.unwrap_or_default();
-        let _ = write!(
-            p,
-            "<h2>{title}</h2><p class=\"muted\">in force: {}</p>\
-             <textarea id=\"{kind}-body\" rows=\"{rows}\" cols=\"100\" spellcheck=\"false\"{}>{}</textarea>",
-            id.map(|i| format!("version #{i}"))
-                .unwrap_or_else(|| "the configuration's (never edited)".into()),
-            if admin { "" } else { " readonly" },
-            html(&body)
-        );
-        if admin {
-            let _ = write!(
-                p,
-                "<p><label>Note <input id=\"{kind}-note\" size=\"60\" maxlength=\"500\"></label> \
-                 <button type=\"button\" class=\"save\" data-kind=\"{kind}\">Check and save</button></p>"
-            );
         }
-        p.push_str("<ul>");
-        for v in history {
-            let _ = write!(
-                p,
-                "<li>#{} {} by {}: {}</li>",
-                v.id,
-                time(&v.created_at),
-                html(&v.author),
-                html(&v.note)
-            );
-        }
-        p.push_str("</ul>");
     }
     Html(shell("Rules", &caller, &p, Some("settings.js"))).into_response()
+}
+
+/// A saved setting's editor: the text in force (read-only for non-admins), a note and a
+/// "Check and save" button for admins (`assets/settings.js`), and its version history.
+pub(crate) async fn editor(
+    s: &WebState,
+    admin: bool,
+    kind: &str,
+    title: &str,
+    rows: usize,
+) -> Result<String, ApiError> {
+    let (body, id) = current(s, kind).await?;
+    let history = s.saved.setting_history(kind, 20).await.unwrap_or_default();
+    let mut p = String::new();
+    let _ = write!(
+        p,
+        "<h2>{title}</h2><p class=\"muted\">in force: {}</p>\
+         <textarea id=\"{kind}-body\" rows=\"{rows}\" cols=\"100\" spellcheck=\"false\"{}>{}</textarea>",
+        id.map(|i| format!("version #{i}"))
+            .unwrap_or_else(|| "the configuration's (never edited)".into()),
+        if admin { "" } else { " readonly" },
+        html(&body)
+    );
+    if admin {
+        let _ = write!(
+            p,
+            "<p><label>Note <input id=\"{kind}-note\" size=\"60\" maxlength=\"500\"></label> \
+             <button type=\"button\" class=\"save\" data-kind=\"{kind}\">Check and save</button></p>"
+        );
+    }
+    p.push_str("<ul>");
+    for v in history {
+        let _ = write!(
+            p,
+            "<li>#{} {} by {}: {}</li>",
+            v.id,
+            time(&v.created_at),
+            html(&v.author),
+            html(&v.note)
+        );
+    }
+    p.push_str("</ul>");
+    Ok(p)
 }

@@ -295,6 +295,9 @@ pub struct TrainTextArgs {
     /// A text's score is the mean of its top-k chunk logits.
     #[arg(long, default_value_t = 2)]
     pub top_k: usize,
+    /// Share of the lexical (n-gram) view in the harmful score (0: e5 alone)
+    #[arg(long, default_value_t = 0.5)]
+    pub lexical_weight: f32,
     /// Token budget per chunk [default: text_model.max_tokens]
     #[arg(long)]
     pub max_tokens: Option<usize>,
@@ -368,6 +371,9 @@ pub struct EvalArgs {
     /// Write pr_curve.svg and confusion.svg into this folder
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
+    /// Write every row's score into this CSV (`row,label,harmful,score`; error analysis)
+    #[arg(long, value_name = "FILE.csv")]
+    pub scores: Option<PathBuf>,
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,
@@ -453,6 +459,10 @@ pub struct CrawlArgs {
     /// TikTok user (`@name` or `name`); repeatable.
     #[arg(long)]
     pub user: Vec<String>,
+    /// A yt-dlp keyword search, e.g. `ytsearch20:review phim` (yt-dlp has no TikTok search:
+    /// TikTok keywords go through --hashtag); repeatable.
+    #[arg(long)]
+    pub search: Vec<String>,
     /// A weak label for everything found: harmful or safe.
     #[arg(long)]
     pub label: Option<String>,

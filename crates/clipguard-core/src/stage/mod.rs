@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod analyser;
+pub mod crawl;
 pub mod media;
 pub mod queue;
 pub mod reviews;
@@ -12,6 +13,7 @@ pub mod store;
 
 pub use accounts::{Accounts, Principal, Role, Session};
 pub use analyser::{Analyser, AnalyserOutput, AnalysisInput, AudioClip, Frame, MediaProbe};
+pub use crawl::{CrawlJobStatus, CrawlJobs};
 pub use media::{LocalMedia, MediaError, MediaStore};
 pub use queue::{DeadLetter, Delivery, Queue, QueueError, QueueMessage, RetryOutcome};
 pub use reviews::{NewReview, Review, ReviewItem, ReviewPolicy, Reviews};

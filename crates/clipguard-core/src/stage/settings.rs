@@ -1,5 +1,5 @@
-//! Settings people edit while the platform runs — the keyword rules and the decision
-//! thresholds — kept as versions: every save is a new row with its author and note, the latest
+//! Settings people edit while the platform runs — the keyword rules, the decision thresholds
+//! and the dashboard's crawl jobs — kept as versions: every save is a new row with its author and note, the latest
 //! is in force, and workers pick it up without a restart. The history is the audit trail.
 
 use super::store::StoreError;
@@ -12,7 +12,12 @@ pub mod kinds {
     pub const RULES: &str = "rules";
     /// The decision thresholds, as JSON `{"threshold": 0.5, "category_thresholds": {…}}`.
     pub const THRESHOLDS: &str = "thresholds";
-    pub const ALL: [&str; 2] = [RULES, THRESHOLDS];
+    /// Crawl jobs added from the dashboard, in the TOML of the config's `[[crawl.jobs]]`
+    /// (`[[jobs]]` tables); the crawler runs them next to the config's.
+    pub const CRAWL_JOBS: &str = "crawl_jobs";
+    /// What workers apply while they run.
+    pub const WORKER: [&str; 2] = [RULES, THRESHOLDS];
+    pub const ALL: [&str; 3] = [RULES, THRESHOLDS, CRAWL_JOBS];
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

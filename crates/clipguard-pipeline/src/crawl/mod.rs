@@ -4,10 +4,12 @@
 //!
 //! Every address yt-dlp is pointed at passes the SSRF guard first (`ingest/guard.rs`): the
 //! target and every discovered entry is resolved and refused when it lands on a non-public
-//! address the config does not allow. What yt-dlp itself connects to after that (redirects,
-//! CDN hosts) is not intercepted yet — see the #7 notes.
+//! address the config does not allow (a clear error before yt-dlp runs). What yt-dlp itself
+//! connects to after that (redirects, CDN hosts, re-resolved names) goes through the guard
+//! proxy (`proxy.rs`) the run starts on a loopback port, which refuses the same addresses.
 
 pub mod jobs;
+pub mod proxy;
 pub mod target;
 pub mod ytdlp;
 
@@ -15,6 +17,7 @@ use crate::ingest::guard::{GuardError, NetworkGuard};
 use crate::topology::Backends;
 use clipguard_core::WeakLabel;
 use clipguard_core::stage::Store;
+use proxy::GuardProxy;
 use std::path::Path;
 use std::time::{Duration, Instant};
 pub use target::Target;
@@ -58,6 +61,26 @@ pub struct CrawlReport {
     pub downloaded: usize,
     pub queued: usize,
     pub failed: Vec<(String, String)>,
+    /// Where the target's next run starts reading its listing (entries to skip).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<usize>,
+}
+
+/// How many listing entries a run reads: twice what it may download, so some known ones
+/// ahead of the new ones do not end the run early.
+fn window(max_per_target: usize) -> usize {
+    max_per_target.max(1) * 2
+}
+
+/// Where a run continues after reading `found` of `window` entries from `start`, having looked
+/// at `examined` of them: past what it examined; back to the top when the listing ended (so
+/// the newest entries are seen again).
+fn next_cursor(start: usize, window: usize, found: usize, examined: usize) -> usize {
+    if found < window && examined >= found {
+        0
+    } else {
+        start + examined
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +113,22 @@ async fn check_target(guard: &NetworkGuard, url: &str) -> Result<(), CrawlError>
     Ok(())
 }
 
+/// The shared cache's key of a discovered entry (its URL, hashed to a fixed length).
+fn crawl_key(url: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(url.as_bytes());
+    format!("crawl:{}", hex::encode(&digest[..12]))
+}
+
+/// Gives a failed entry's claim back, so the next run (or another crawler) tries again.
+async fn release(claim: Option<&crate::cache::DedupCache>, url: &str) {
+    if let Some(cache) = claim
+        && let Err(e) = cache.release(&crawl_key(url)).await
+    {
+        tracing::warn!("dedup cache: cannot release {url}: {e}");
+    }
+}
+
 fn has_media(dir: &Path) -> bool {
     std::fs::read_dir(dir)
         .into_iter()
@@ -103,10 +142,9 @@ fn has_media(dir: &Path) -> bool {
 async fn fetch_and_ingest(
     backends: &Backends,
     request: &CrawlRequest,
-    ytdlp: &YtDlp,
+    run: &Run<'_>,
     target: &Target,
     entry: &Entry,
-    limit: Duration,
 ) -> Result<usize, String> {
     let dir = tempfile::Builder::new()
         .prefix("crawl-")
@@ -114,8 +152,8 @@ async fn fetch_and_ingest(
         .map_err(|e| e.to_string())?;
     let ingest = &backends.config.ingest;
     let (max, secs) = (ingest.max_file_bytes, ingest.max_duration_secs);
-    ytdlp
-        .download(&entry.url, dir.path(), (max, secs), limit)
+    run.ytdlp
+        .download(&entry.url, dir.path(), (max, secs), run.limit)
         .await
         .map_err(|e| e.to_string())?;
     if !has_media(dir.path()) {
@@ -146,11 +184,37 @@ async fn fetch_and_ingest(
 pub async fn crawl(backends: &Backends, request: &CrawlRequest) -> Result<CrawlReport, CrawlError> {
     let config = &backends.config;
     let guard = NetworkGuard::from_config(&config.crawl)?;
-    let ytdlp = YtDlp::locate(&config.crawl.ytdlp, &config.crawl.cookies_file);
+    let mut ytdlp = YtDlp::locate(&config.crawl.ytdlp, &config.crawl.cookies_file);
+    let proxy = GuardProxy::start(guard.clone())
+        .await
+        .map_err(|e| CrawlError::Other(format!("cannot start the guard proxy: {e}")))?;
+    ytdlp.proxy = Some(proxy.url());
     let limit = Duration::from_secs(config.ingest.download_timeout_secs.max(10));
     let mut total = CrawlReport::default();
     for target in &request.targets {
-        let report = crawl_one(backends, request, &guard, &ytdlp, target, limit).await;
+        let run = Run {
+            guard: &guard,
+            ytdlp: &ytdlp,
+            proxy: &proxy,
+            limit,
+        };
+        // A job reads its listing from where its last run of this target stopped.
+        let start = match &request.job {
+            Some(job) => backends
+                .store
+                .crawl_events(job, 200)
+                .await
+                .ok()
+                .and_then(|events| {
+                    events
+                        .iter()
+                        .find(|e| e.data["target"] == target.label())
+                        .and_then(|e| e.data["report"]["cursor"].as_u64())
+                })
+                .unwrap_or(0) as usize,
+            None => 0,
+        };
+        let report = crawl_one(backends, request, &run, target, start).await;
         let report = match report {
             Ok(r) => r,
             Err(e) => CrawlReport {
@@ -191,28 +255,54 @@ pub async fn crawl(backends: &Backends, request: &CrawlRequest) -> Result<CrawlR
     Ok(total)
 }
 
+/// What every target of one crawl shares.
+struct Run<'a> {
+    guard: &'a NetworkGuard,
+    ytdlp: &'a YtDlp,
+    proxy: &'a GuardProxy,
+    limit: Duration,
+}
+
+impl Run<'_> {
+    /// `reason`, with what the guard proxy refused meanwhile (yt-dlp itself only says 403).
+    fn explain(&self, reason: String) -> String {
+        let refused = self.proxy.take_refusals();
+        if refused.is_empty() {
+            reason
+        } else {
+            format!("{reason} (guard proxy: {})", refused.join("; "))
+        }
+    }
+}
+
 async fn crawl_one(
     backends: &Backends,
     request: &CrawlRequest,
-    guard: &NetworkGuard,
-    ytdlp: &YtDlp,
+    run: &Run<'_>,
     target: &Target,
-    limit: Duration,
+    start: usize,
 ) -> Result<CrawlReport, CrawlError> {
     let url = target.to_url();
-    check_target(guard, &url).await?;
-    let entries: Vec<Entry> = ytdlp
-        .discover(&url, limit)
+    let window = window(request.max_per_target);
+    // A search names no host: only the guard proxy can check where it leads.
+    if !matches!(target, Target::Search(_)) {
+        check_target(run.guard, &url).await?;
+    }
+    let entries: Vec<Entry> = run
+        .ytdlp
+        .discover(&url, (start, window), run.limit)
         .await
-        .map_err(|e| CrawlError::Other(e.to_string()))?;
+        .map_err(|e| CrawlError::Other(run.explain(e.to_string())))?;
     let mut report = CrawlReport {
         found: entries.len(),
         ..CrawlReport::default()
     };
-    for entry in entries {
+    let mut examined = 0;
+    for entry in &entries {
         if report.new >= request.max_per_target {
             break;
         }
+        examined += 1;
         let known = backends
             .store
             .knows_source_url(&entry.url)
@@ -221,8 +311,22 @@ async fn crawl_one(
         if known {
             continue;
         }
+        // With the shared cache, another crawler that took this entry (and may be downloading
+        // it right now) makes it known too.
+        let claim = match &backends.cache {
+            Some(cache) => match cache.claim(&crawl_key(&entry.url)).await {
+                Ok(true) => Some(cache),
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!("dedup cache unavailable, using the store alone: {e}");
+                    None
+                }
+            },
+            None => None,
+        };
         report.new += 1;
-        if let Err(e) = check_target(guard, &entry.url).await {
+        if let Err(e) = check_target(run.guard, &entry.url).await {
+            release(claim, &entry.url).await;
             report.failed.push((entry.url.clone(), e.to_string()));
             continue;
         }
@@ -231,13 +335,35 @@ async fn crawl_one(
         }
         // Each download is ingested at once: a crawl killed midway has stored everything it
         // finished, and the next run skips those before downloading (resume).
-        match fetch_and_ingest(backends, request, ytdlp, target, &entry, limit).await {
+        match fetch_and_ingest(backends, request, run, target, entry).await {
             Ok(queued) => {
                 report.downloaded += 1;
                 report.queued += queued;
             }
-            Err(reason) => report.failed.push((entry.url.clone(), reason)),
+            Err(reason) => {
+                release(claim, &entry.url).await;
+                report.failed.push((entry.url.clone(), run.explain(reason)));
+            }
         }
     }
+    report.cursor = Some(next_cursor(start, window, entries.len(), examined));
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cursor_walks_the_listing_and_wraps_at_its_end() {
+        assert_eq!(window(20), 40);
+        // Stopped by the download cap after 5 of 40: continue after those 5.
+        assert_eq!(next_cursor(0, 40, 40, 5), 5);
+        assert_eq!(next_cursor(5, 40, 40, 40), 45);
+        // The listing ended inside the window and all of it was examined: back to the top.
+        assert_eq!(next_cursor(45, 40, 12, 12), 0);
+        assert_eq!(next_cursor(45, 40, 0, 0), 0);
+        // Ended, but the cap stopped the run first: the rest is read next time.
+        assert_eq!(next_cursor(45, 40, 12, 3), 48);
+    }
 }

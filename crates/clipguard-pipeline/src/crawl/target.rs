@@ -1,5 +1,7 @@
-//! What a crawl starts from: a TikTok hashtag or user, or any URL yt-dlp knows (a TikTok tag,
-//! user or video page, a short `vm.tiktok.com` link, another site, an HTML page linking media).
+//! What a crawl starts from: a TikTok hashtag or user, any URL yt-dlp knows (a TikTok tag,
+//! user or video page, a short `vm.tiktok.com` link, another site, an HTML page linking media),
+//! or a keyword search on a site yt-dlp can search (`ytsearch20:review phim`: yt-dlp's own
+//! search prefixes; it has no TikTok search, so TikTok keywords go through hashtags).
 //! Only parsing and URL building: nothing here connects anywhere.
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -7,6 +9,8 @@ pub enum Target {
     Hashtag(String),
     User(String),
     Url(String),
+    /// `<site>search[N|all|date]:<terms>`, handed to yt-dlp as is.
+    Search(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,7 +52,29 @@ impl Target {
         Ok(Target::Url(parsed.to_string()))
     }
 
-    /// The URL handed to yt-dlp.
+    /// A yt-dlp search: `ytsearch20:terms` (a site key, `search`, an optional count, `all` or
+    /// `date`, a colon, the terms).
+    pub fn search(s: &str) -> Result<Target, TargetError> {
+        let bad = || {
+            TargetError(format!(
+                "`{s}` is not a yt-dlp search: write it as `ytsearch20:terms` (the site's search \
+                 prefix and a count); yt-dlp has no TikTok search, use --hashtag for TikTok"
+            ))
+        };
+        let (key, terms) = s.trim().split_once(':').ok_or_else(bad)?;
+        let (site, count) = key.split_once("search").ok_or_else(bad)?;
+        let site_ok = !site.is_empty() && site.bytes().all(|b| b.is_ascii_lowercase());
+        let count_ok = count.is_empty()
+            || count == "all"
+            || count == "date"
+            || (count.len() <= 4 && count.bytes().all(|b| b.is_ascii_digit()));
+        if !site_ok || !count_ok || terms.trim().is_empty() || terms.chars().any(char::is_control) {
+            return Err(bad());
+        }
+        Ok(Target::Search(format!("{key}:{}", terms.trim())))
+    }
+
+    /// What yt-dlp is given: a URL, or a search for [`Target::Search`].
     pub fn to_url(&self) -> String {
         match self {
             Target::Hashtag(tag) => format!(
@@ -56,15 +82,16 @@ impl Target {
                 url::form_urlencoded::byte_serialize(tag.as_bytes()).collect::<String>()
             ),
             Target::User(user) => format!("https://www.tiktok.com/@{user}"),
-            Target::Url(url) => url.clone(),
+            Target::Url(url) | Target::Search(url) => url.clone(),
         }
     }
 
-    /// Every target of a request: hashtags, then users, then URLs.
+    /// Every target of a request: hashtags, then users, then URLs, then searches.
     pub fn all(
         hashtags: &[String],
         users: &[String],
         urls: &[String],
+        searches: &[String],
     ) -> Result<Vec<Target>, TargetError> {
         let mut targets = Vec::new();
         for h in hashtags {
@@ -76,6 +103,9 @@ impl Target {
         for u in urls {
             targets.push(Target::url(u)?);
         }
+        for q in searches {
+            targets.push(Target::search(q)?);
+        }
         Ok(targets)
     }
 
@@ -84,7 +114,7 @@ impl Target {
         match self {
             Target::Hashtag(tag) => format!("#{tag}"),
             Target::User(user) => format!("@{user}"),
-            Target::Url(url) => url.clone(),
+            Target::Url(url) | Target::Search(url) => url.clone(),
         }
     }
 }
@@ -156,6 +186,28 @@ mod tests {
         assert!(Target::url("file:///etc/passwd").is_err());
         assert!(Target::url("ftp://host/x").is_err());
         assert!(Target::url("https://www.tiktok.com/tag/x").is_ok());
+    }
+
+    #[test]
+    fn searches_take_yt_dlp_search_prefixes_only() {
+        assert_eq!(
+            Target::search("ytsearch20: review phim ").unwrap().to_url(),
+            "ytsearch20:review phim"
+        );
+        assert!(Target::search("scsearchall:lofi").is_ok());
+        assert!(Target::search("ytsearchdate:tin tức").is_ok());
+        for bad in [
+            "review phim",
+            "ytsearch20:",
+            "search5:x",
+            "YTsearch:x",
+            "ytsearch99999:x",
+            "https://x/search:y",
+            "ytsearch:a\nb",
+        ] {
+            let e = Target::search(bad).unwrap_err().to_string();
+            assert!(e.contains("--hashtag"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Running yt-dlp: `--flat-playlist -J` to list what a page holds without downloading, then one
 //! bounded download per new entry with its metadata (`info.json`, description). The binary is
 //! the project's pinned one (`scripts/ytdlp-venv.sh`) unless `[crawl] ytdlp` names another.
-//! The cookies file, when set, is passed by path and never logged.
+//! The cookies file, when set, is passed by path and never logged. Every connection goes
+//! through the crawl's guard proxy (`--proxy`, see `proxy.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -31,6 +32,8 @@ pub struct Entry {
 pub struct YtDlp {
     pub bin: PathBuf,
     pub cookies: Option<PathBuf>,
+    /// Every connection through this proxy (the crawl's guard proxy, `proxy.rs`).
+    pub proxy: Option<String>,
 }
 
 impl YtDlp {
@@ -51,7 +54,11 @@ impl YtDlp {
             }
         };
         let cookies = (!cookies.trim().is_empty()).then(|| PathBuf::from(cookies.trim()));
-        YtDlp { bin, cookies }
+        YtDlp {
+            bin,
+            cookies,
+            proxy: None,
+        }
     }
 
     async fn run(&self, args: &[&str], limit: Duration) -> Result<Vec<u8>, YtDlpError> {
@@ -65,6 +72,9 @@ impl YtDlp {
         ]);
         if let Some(cookies) = &self.cookies {
             cmd.arg("--cookies").arg(cookies);
+        }
+        if let Some(proxy) = &self.proxy {
+            cmd.arg("--proxy").arg(proxy);
         }
         cmd.args(args)
             .stdin(Stdio::null())
@@ -91,10 +101,17 @@ impl YtDlp {
         Ok(out.stdout)
     }
 
-    /// What `url` lists (a playlist's entries, or the page itself when it is one video).
-    pub async fn discover(&self, url: &str, limit: Duration) -> Result<Vec<Entry>, YtDlpError> {
+    /// What `url` lists (a playlist's entries, or the page itself when it is one video): the
+    /// `count` entries after the first `skip` (yt-dlp pages only that far).
+    pub async fn discover(
+        &self,
+        url: &str,
+        (skip, count): (usize, usize),
+        limit: Duration,
+    ) -> Result<Vec<Entry>, YtDlpError> {
+        let items = format!("{}:{}", skip + 1, skip + count.max(1));
         let out = self
-            .run(&["--flat-playlist", "-J", "--", url], limit)
+            .run(&["--flat-playlist", "-J", "-I", &items, "--", url], limit)
             .await?;
         let v: serde_json::Value =
             serde_json::from_slice(&out).map_err(|e| YtDlpError::Json(e.to_string()))?;
@@ -142,6 +159,11 @@ impl YtDlp {
                 "30",
                 "--write-info-json",
                 "--write-description",
+                // Comments (into info.json) where the extractor offers them — the text model's
+                // main input; yt-dlp's TikTok extractor does not, YouTube's does (capped).
+                "--write-comments",
+                "--extractor-args",
+                "youtube:max_comments=200",
                 "--no-write-playlist-metafiles",
                 "-f",
                 "mp4/best",

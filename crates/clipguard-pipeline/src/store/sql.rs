@@ -224,6 +224,46 @@ impl SqlStore {
         event_time(at)
     }
 
+    /// A crawl job's events (one per target and run), newest first.
+    pub async fn crawl_events(&self, job: &str, limit: u32) -> Result<Vec<Event>, StoreError> {
+        let filter = format!(
+            "kind = 'crawl' AND {} = $1",
+            self.dialect.json_text("data", "job")
+        );
+        self.select_events(&filter, Some(job), limit).await
+    }
+
+    /// Events matching `filter` (SQL with `$1` = `bind`), newest first.
+    async fn select_events(
+        &self,
+        filter: &str,
+        bind: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Event>, StoreError> {
+        let sql = format!(
+            "SELECT id, kind, level, message, data, created_at FROM events
+             WHERE {filter} ORDER BY id DESC LIMIT $2"
+        );
+        let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(&sql)
+            .bind(bind)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.into_iter()
+            .map(|(id, kind, level, message, data, created_at)| {
+                Ok(Event {
+                    id,
+                    kind,
+                    level,
+                    message,
+                    data: from_json("events.data", &data)?,
+                    created_at,
+                })
+            })
+            .collect()
+    }
+
     /// Whether a video with this source URL is stored (the crawler's dedup before download).
     pub async fn knows_source_url(&self, url: &str) -> Result<bool, StoreError> {
         let found: Option<i64> =
@@ -302,30 +342,11 @@ impl Store for SqlStore {
     }
 
     async fn events(&self, video_id: Option<&str>, limit: u32) -> Result<Vec<Event>, StoreError> {
-        let sql = format!(
-            "SELECT id, kind, level, message, data, created_at FROM events
-             WHERE $1 IS NULL OR {} = $1
-             ORDER BY id DESC LIMIT $2",
+        let filter = format!(
+            "$1 IS NULL OR {} = $1",
             self.dialect.json_text("data", "video_id")
         );
-        let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(&sql)
-            .bind(video_id)
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
-        rows.into_iter()
-            .map(|(id, kind, level, message, data, created_at)| {
-                Ok(Event {
-                    id,
-                    kind,
-                    level,
-                    message,
-                    data: from_json("events.data", &data)?,
-                    created_at,
-                })
-            })
-            .collect()
+        self.select_events(&filter, video_id, limit).await
     }
 
     async fn insert_video(&self, v: &Video) -> Result<InsertOutcome, StoreError> {

@@ -65,7 +65,14 @@ impl SettingsCheck for PipelineSettingsCheck {
                     d.category_thresholds.len()
                 ))
             }
-            other => Err(format!("unknown setting `{other}` (rules, thresholds)")),
+            kinds::CRAWL_JOBS => {
+                let jobs = crate::crawl::jobs::parse_saved(&self.config, body)?;
+                let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+                Ok(format!("{} crawl job(s): {}", jobs.len(), names.join(", ")))
+            }
+            other => Err(format!(
+                "unknown setting `{other}` (rules, thresholds, crawl_jobs)"
+            )),
         }
     }
 
@@ -86,6 +93,7 @@ impl SettingsCheck for PipelineSettingsCheck {
                 }
                 serde_json::to_string_pretty(&d).map_err(|e| e.to_string())
             }
+            kinds::CRAWL_JOBS => Ok(crate::crawl::jobs::SAVED_TEMPLATE.to_string()),
             other => Err(format!("unknown setting `{other}`")),
         }
     }
@@ -136,7 +144,7 @@ pub async fn watch_settings(pipeline: Pipeline, mut stop: watch::Receiver<bool>)
             _ = tokio::time::sleep(every) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        for kind in kinds::ALL {
+        for kind in kinds::WORKER {
             let Ok(Some(latest)) = pipeline.store.latest_setting(kind).await else {
                 continue;
             };

@@ -12,10 +12,10 @@ pub async fn crawl(config: Config, args: CrawlArgs) -> anyhow::Result<ExitCode> 
     if args.jobs || args.forever {
         return run_jobs(config, args.forever, args.json).await;
     }
-    let targets = Target::all(&args.hashtag, &args.user, &args.urls)?;
+    let targets = Target::all(&args.hashtag, &args.user, &args.urls, &args.search)?;
     anyhow::ensure!(
         !targets.is_empty(),
-        "nothing to crawl: give --hashtag, --user or URLs (or --jobs)"
+        "nothing to crawl: give --hashtag, --user, --search or URLs (or --jobs)"
     );
     let request = CrawlRequest {
         targets,

@@ -176,6 +176,9 @@ async fn eval_text(config: Config, args: &EvalArgs) -> anyhow::Result<EvalSummar
         (None, Score::Category(_)) => (0.5, "0.5 (category probability)".to_string()),
     };
     let (report, oracle) = evaluate(&scores, &truth, threshold);
+    if let Some(file) = &args.scores {
+        write_scores(file, &examples, &scores)?;
+    }
     if let Some(dir) = &args.plots {
         plots::write_pair(
             dir,
@@ -194,4 +197,15 @@ async fn eval_text(config: Config, args: &EvalArgs) -> anyhow::Result<EvalSummar
         oracle_f1: oracle,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// One row per example: its position in the input, its label, whether that label is harmful
+/// and the evaluated score.
+fn write_scores(file: &Path, examples: &[datasets::Example], scores: &[f32]) -> anyhow::Result<()> {
+    let mut out = String::from("row,label,harmful,score\n");
+    for (i, (e, s)) in examples.iter().zip(scores).enumerate() {
+        let label = e.label.replace('"', "\"\"");
+        out.push_str(&format!("{i},\"{label}\",{},{s}\n", u8::from(e.harmful)));
+    }
+    std::fs::write(file, out).with_context(|| format!("writing {}", file.display()))
 }

@@ -121,6 +121,18 @@ async fn process(pipeline: &Pipeline, once: bool, schedule: bool) -> anyhow::Res
             swaps_stopped.clone(),
         ),
     ));
+    // `run` is the whole platform in one process: it also runs the crawl jobs (with none
+    // configured or saved it only re-reads the saved ones now and then). Never in `serve` or
+    // `worker`, so a scaled-out deployment crawls once, in its own `crawl --forever`.
+    let crawler = (schedule && !once).then(|| {
+        let backends = pipeline.backends();
+        let stop = swaps_stopped.clone();
+        tokio::spawn(async move {
+            if let Err(e) = clipguard_pipeline::crawl::jobs::run(&backends, true, stop).await {
+                tracing::warn!("crawl jobs stopped: {e}");
+            }
+        })
+    });
     let schedule = schedule.then(|| spawn_schedule(&pipeline.backends(), swaps_stopped));
     if let Some(start) = &pipeline.text_start {
         println!(
@@ -139,6 +151,11 @@ async fn process(pipeline: &Pipeline, once: bool, schedule: bool) -> anyhow::Res
     }
     if let Some(schedule) = schedule {
         let _ = schedule.await;
+    }
+    if let Some(crawler) = crawler {
+        // Stopped where it is: a half-done download is dropped and the next run resumes
+        // (what was stored is skipped before downloading).
+        crawler.abort();
     }
     result?;
     bar.finish_and_clear();

@@ -11,6 +11,7 @@ use clipguard_models::text::encoder::{E5Encoder, EncoderOptions};
 use clipguard_models::text::segment::SegmentOptions;
 use clipguard_pipeline::analyse::keywords::BUILTIN_RULES;
 use clipguard_train::finetune::{FinetuneOptions, Progress, RunDirs, TrainSets, finetune};
+use clipguard_train::lexical::LexicalTrainOptions;
 use clipguard_train::starter::{StarterOptions, train_starter};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -103,6 +104,10 @@ pub async fn train_text(config: Config, args: TrainTextArgs) -> anyhow::Result<E
         vihsd_weight: args.vihsd_weight,
         seed: args.seed,
         max_steps: args.max_steps,
+        lexical: LexicalTrainOptions {
+            weight: args.lexical_weight,
+            ..LexicalTrainOptions::default()
+        },
     };
     let cache = args.cache.clone().or_else(|| {
         std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/clipguard/train-cache"))
@@ -208,6 +213,12 @@ pub async fn train_text(config: Config, args: TrainTextArgs) -> anyhow::Result<E
         "  seed-tiktok/eval n={} F1(harmful)={:.3} P={:.3} R={:.3} AUC={:.3} acc={:.3} threshold={:.3} (tuned on this validation split)",
         r.n, r.f1_harmful, r.precision, r.recall, r.auc, r.accuracy, r.threshold
     );
+    for (view, r) in &result.views {
+        println!(
+            "    {view} alone: F1(harmful)={:.3} AUC={:.3} (threshold tuned for it)",
+            r.f1_harmful, r.auc
+        );
+    }
     if let Some(v) = &result.vihsd_dev {
         println!(
             "  vihsd/dev        n={} macro-F1(3 classes)={:.3} acc={:.3} F1 clean/offensive/hate={:.3}/{:.3}/{:.3}; offensive-or-hate F1={:.3} AUC={:.3}",

@@ -5,6 +5,7 @@
 use anyhow::Context;
 use clipguard_core::Config;
 use clipguard_core::stage::{Accounts, Role};
+use clipguard_pipeline::crawl::jobs::JobBoard;
 use clipguard_pipeline::topology::Backends;
 use clipguard_pipeline::topology::registry::gate_policy;
 use clipguard_pipeline::topology::settings::PipelineSettingsCheck;
@@ -26,6 +27,10 @@ fn state(b: &Backends, stopping: watch::Receiver<bool>) -> WebState {
         saved: b.store.clone(),
         check: Arc::new(PipelineSettingsCheck {
             config: config.clone(),
+        }),
+        crawls: Arc::new(JobBoard {
+            config: config.clone(),
+            store: b.store.clone(),
         }),
         settings: Arc::new(WebSettings {
             review: config.review.clone(),

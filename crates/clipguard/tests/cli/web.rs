@@ -47,7 +47,7 @@ pub fn get_json(port: u16, path: &str, token: &str) -> serde_json::Value {
     serde_json::from_str(&body).unwrap()
 }
 
-fn post_json(port: u16, path: &str, token: &str, body: &str) -> (u16, String) {
+pub fn post_json(port: u16, path: &str, token: &str, body: &str) -> (u16, String) {
     let auth = bearer(token);
     let (status, _, body) = http(
         port,
