@@ -43,7 +43,8 @@ pub struct Tuned {
 
 impl Tuned {
     /// A text's harmful logit from its chunks' e5 logits (and its own text, for the lexical
-    /// view): training's finish, evaluation and serving all go through here.
+    /// view): evaluation and serving go through here (training sets the blend on the same
+    /// [`super::lexical::Blend::logit`]).
     pub fn harmful_logit(&self, chunk_logits: &[f32], text: &str) -> f32 {
         let e5 = top_k_mean(chunk_logits, self.config.top_k);
         match (&self.lexical, &self.config.lexical) {

@@ -5,8 +5,9 @@
 //! chunks only, and the words that mark a harmful video (a telegram handle, a gambling site's
 //! name, slang spelled ten ways) are often rare tokens the small encoder maps poorly. N-gram
 //! weights see the whole text and those exact strings, cost microseconds, and make errors of
-//! a different kind than the encoder's, so the blend ranks better than either (measured on
-//! the validation split when the bundle is trained; see `clipguard-train`'s `lexical`).
+//! a different kind than the encoder's. Measured for the starter bundle: on the seed's
+//! validation split the blend ranks better than either view (AUC 0.838 vs 0.822 and 0.821);
+//! on its test split about as well as e5 alone (0.806 vs 0.803).
 //!
 //! Features (the same ones training computes, through [`LexicalModel::features`]):
 //! - words: lower-cased runs of letters/digits of 2+ characters, unigrams and bigrams;

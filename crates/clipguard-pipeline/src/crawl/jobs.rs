@@ -70,17 +70,22 @@ pub fn parse_saved(config: &Config, body: &str) -> Result<Vec<CrawlJob>, String>
     Ok(saved.jobs)
 }
 
+/// The config file's jobs, marked as such.
+fn config_jobs(config: &Config) -> Vec<(CrawlJob, &'static str)> {
+    config
+        .crawl
+        .jobs
+        .iter()
+        .map(|j| (j.clone(), "config"))
+        .collect()
+}
+
 /// The jobs in force and where each comes from: the config's, then the saved ones.
 pub async fn all_jobs(
     config: &Config,
     store: &SqlStore,
 ) -> Result<Vec<(CrawlJob, &'static str)>, String> {
-    let mut jobs: Vec<(CrawlJob, &'static str)> = config
-        .crawl
-        .jobs
-        .iter()
-        .map(|j| (j.clone(), "config"))
-        .collect();
+    let mut jobs = config_jobs(config);
     let saved = store
         .latest_setting(kinds::CRAWL_JOBS)
         .await
@@ -137,13 +142,7 @@ pub async fn run(
             Ok(jobs) => jobs,
             Err(e) if forever => {
                 tracing::warn!("crawl jobs: {e}");
-                backends
-                    .config
-                    .crawl
-                    .jobs
-                    .iter()
-                    .map(|j| (j.clone(), "config"))
-                    .collect()
+                config_jobs(&backends.config)
             }
             Err(e) => return Err(e),
         };

@@ -113,6 +113,21 @@ async fn check_target(guard: &NetworkGuard, url: &str) -> Result<(), CrawlError>
     Ok(())
 }
 
+/// Where a job's last run of `target` stopped in its listing (0: the top; also when the store
+/// cannot say, which costs a re-read of known entries, never a download).
+async fn cursor(backends: &Backends, job: &str, target: &Target) -> usize {
+    let events = backends
+        .store
+        .crawl_events(job, 200)
+        .await
+        .unwrap_or_default();
+    events
+        .iter()
+        .filter(|e| e.data["target"] == target.label())
+        .find_map(|e| e.data["report"]["cursor"].as_u64())
+        .unwrap_or(0) as usize
+}
+
 /// The shared cache's key of a discovered entry (its URL, hashed to a fixed length).
 fn crawl_key(url: &str) -> String {
     use sha2::Digest;
@@ -191,27 +206,15 @@ pub async fn crawl(backends: &Backends, request: &CrawlRequest) -> Result<CrawlR
     ytdlp.proxy = Some(proxy.url());
     let limit = Duration::from_secs(config.ingest.download_timeout_secs.max(10));
     let mut total = CrawlReport::default();
+    let run = Run {
+        guard: &guard,
+        ytdlp: &ytdlp,
+        proxy: &proxy,
+        limit,
+    };
     for target in &request.targets {
-        let run = Run {
-            guard: &guard,
-            ytdlp: &ytdlp,
-            proxy: &proxy,
-            limit,
-        };
-        // A job reads its listing from where its last run of this target stopped.
         let start = match &request.job {
-            Some(job) => backends
-                .store
-                .crawl_events(job, 200)
-                .await
-                .ok()
-                .and_then(|events| {
-                    events
-                        .iter()
-                        .find(|e| e.data["target"] == target.label())
-                        .and_then(|e| e.data["report"]["cursor"].as_u64())
-                })
-                .unwrap_or(0) as usize,
+            Some(job) => cursor(backends, job, target).await,
             None => 0,
         };
         let report = crawl_one(backends, request, &run, target, start).await;

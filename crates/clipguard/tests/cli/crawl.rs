@@ -78,6 +78,21 @@ fn site() -> Site {
     }
 }
 
+/// A config file with loopback allowed, the pace `delay_ms` (no jitter) and one crawl job
+/// (`job`: the TOML lines of its table); returns its path.
+fn job_config(data: &Path, delay_ms: u64, job: &str) -> String {
+    let path = data.join("crawl.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[crawl]\nallow_networks = [\"127.0.0.0/8\"]\ndelay_ms = {delay_ms}\njitter_ms = 0\n\
+             [[crawl.jobs]]\n{job}\n"
+        ),
+    )
+    .unwrap();
+    path.to_str().unwrap().to_string()
+}
+
 fn crawl_json(data: &Path, args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
     let mut all = vec!["crawl", "--json"];
     all.extend_from_slice(args);
@@ -189,18 +204,15 @@ async fn crawl_discovers_downloads_dedups_paces_and_guards() {
 async fn a_killed_crawl_job_resumes_and_its_schedule_survives_a_restart() {
     let site = site();
     let data = tempfile::tempdir().unwrap();
-    let config = data.path().join("crawl.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[crawl]\nallow_networks = [\"127.0.0.0/8\"]\ndelay_ms = 5000\njitter_ms = 0\n\
-             [[crawl.jobs]]\nname = \"local\"\nurls = [\"{}/page.html\"]\nlabel = \"safe\"\n\
-             every_minutes = 60\n",
+    let config = job_config(
+        data.path(),
+        5000,
+        &format!(
+            "name = \"local\"\nurls = [\"{}/page.html\"]\nlabel = \"safe\"\nevery_minutes = 60",
             site.base
         ),
-    )
-    .unwrap();
-    let config = config.to_str().unwrap();
+    );
+    let config = config.as_str();
     let videos = |data: &Path| {
         let data = data.to_path_buf();
         async move {
@@ -386,18 +398,15 @@ async fn two_crawlers_sharing_redis_download_each_video_once() {
 fn a_job_walks_its_listing_with_a_cursor() {
     let site = site();
     let data = tempfile::tempdir().unwrap();
-    let config = data.path().join("crawl.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[crawl]\nallow_networks = [\"127.0.0.0/8\"]\ndelay_ms = 0\njitter_ms = 0\n\
-             [[crawl.jobs]]\nname = \"walk\"\nurls = [\"{}/page.html\"]\nmax_per_run = 1\n\
-             every_minutes = 0.0001\n",
+    let config = job_config(
+        data.path(),
+        0,
+        &format!(
+            "name = \"walk\"\nurls = [\"{}/page.html\"]\nmax_per_run = 1\nevery_minutes = 0.0001",
             site.base
         ),
-    )
-    .unwrap();
-    let config = config.to_str().unwrap();
+    );
+    let config = config.as_str();
     let run = || {
         let out = ok(&clipguard(
             data.path(),
