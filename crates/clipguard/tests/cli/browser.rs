@@ -169,6 +169,23 @@ fn a_moderator_works_through_the_dashboard_in_a_real_browser() {
     let v1 = fusion.iter().find(|v| v["version"] == "1").unwrap();
     assert!(v1["aliases"].to_string().contains("champion"), "{models}");
 
+    // An admin adds a crawl job on the Crawl page: checked by the crawler's parser, saved as a
+    // version, listed after the reload. `run` picks it up, but its only target is a loopback
+    // address this config does not allow: the SSRF guard refuses it before anything connects.
+    b.goto(&format!("{base}/crawl"));
+    b.eval(
+        "document.getElementById('crawl_jobs-body').value = '[[jobs]]\\nname = \"risky\"\\nurls = [\"http://127.0.0.1:9/bóc_phốt\"]\\nlabel = \"harmful\"\\nevery_minutes = 120\\n';
+         document.getElementById('crawl_jobs-note').value = 'from the browser';
+         document.querySelector('button.save[data-kind=\"crawl_jobs\"]').click(); true",
+    );
+    b.wait_for(
+        "document.querySelector('#crawl-jobs')?.textContent.includes('127.0.0.1:9')",
+        "the saved crawl job in the jobs table",
+    );
+    b.screenshot(&shots.join("06b-crawl-job.png"));
+    let jobs = get_json(port, "/api/v1/crawl/jobs", &admin_token);
+    assert_eq!(jobs[0]["job"]["name"], "risky", "{jobs}");
+
     // A viewer sees the pages but cannot review.
     b.eval("document.getElementById('logout').click(); true");
     b.wait_for(
