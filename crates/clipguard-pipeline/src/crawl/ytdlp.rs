@@ -63,9 +63,13 @@ impl YtDlp {
 
     async fn run(&self, args: &[&str], limit: Duration) -> Result<Vec<u8>, YtDlpError> {
         let mut cmd = Command::new(&self.bin);
-        // Never read a user's yt-dlp config; never fetch updates; no colours in errors.
+        // Never read a user's yt-dlp config or plugins, a browser's cookies, or run commands;
+        // never fetch updates; no colours in errors.
         cmd.args([
             "--ignore-config",
+            "--no-plugin-dirs",
+            "--no-cookies-from-browser",
+            "--no-exec",
             "--no-update",
             "--no-color",
             "--no-progress",
