@@ -49,10 +49,7 @@ pub async fn page(State(s): State<WebState>, caller: Result<Caller, AuthError>) 
         Err(denied) => return denied.into_response(),
     };
     let admin = caller.require(Role::Admin).is_ok();
-    let mut p = format!(
-        "<h1>{}</h1><p id=\"result\" class=\"muted\"></p>",
-        crate::i18n::t(caller.lang, "Crawl jobs")
-    );
+    let mut p = crate::pages::heading(&caller, "Crawl jobs");
     match s.crawls.crawl_jobs().await {
         Ok(jobs) if jobs.is_empty() => p.push_str(
             "<p class=\"muted\">No crawl job yet: add one below (admins), or in the config file's [[crawl.jobs]].</p>",

@@ -43,10 +43,7 @@ type ModelRows = (String, Vec<RegisteredVersion>, Vec<Decision>);
 
 fn body(models: &[ModelRows], caller: &Caller) -> String {
     let admin = caller.require(Role::Admin).is_ok();
-    let mut p = format!(
-        "<h1>{}</h1><p id=\"result\" class=\"muted\"></p>",
-        crate::i18n::t(caller.lang, "Models")
-    );
+    let mut p = crate::pages::heading(caller, "Models");
     if admin {
         p.push_str("<p><button type=\"button\" id=\"retrain\">Retrain now</button> <span class=\"muted\">(a running <code>clipguard run</code> starts it at its next schedule check; the outcome appears in the gate decisions and on the pipeline page)</span></p>");
     }

@@ -93,6 +93,14 @@ impl IntoResponse for Denied {
 }
 
 /// The caller, if signed in with at least `role`.
+/// A page's title (translated) and the line its script reports results in (`#result`).
+pub(crate) fn heading(caller: &Caller, title: &'static str) -> String {
+    format!(
+        "<h1>{}</h1><p id=\"result\" class=\"muted\"></p>",
+        crate::i18n::t(caller.lang, title)
+    )
+}
+
 pub(crate) fn signed_in(caller: Result<Caller, AuthError>, role: Role) -> Result<Caller, Denied> {
     match caller {
         Ok(c) => c.require(role).map(|()| c).map_err(Denied::Auth),

@@ -126,9 +126,10 @@ pub async fn page(State(s): State<WebState>, caller: Result<Caller, AuthError>) 
         _ => return (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response(),
     };
     let admin = caller.require(Role::Admin).is_ok();
-    let mut p = format!(
-        "<h1>{}</h1><p id=\"result\" class=\"muted\"></p><p>queue: <b>{}</b> waiting ({} in flight), oldest {} · <b id=\"dead-count\">{}</b> dead letters</p>",
-        crate::i18n::t(caller.lang, "Pipeline"),
+    let mut p = crate::pages::heading(&caller, "Pipeline");
+    let _ = write!(
+        p,
+        "<p>queue: <b>{}</b> waiting ({} in flight), oldest {} · <b id=\"dead-count\">{}</b> dead letters</p>",
         queue.depth,
         queue.in_flight,
         queue

@@ -96,10 +96,7 @@ pub async fn page(State(s): State<WebState>, caller: Result<Caller, AuthError>) 
         Err(denied) => return denied.into_response(),
     };
     let admin = caller.require(Role::Admin).is_ok();
-    let mut p = format!(
-        "<h1>{}</h1><p id=\"result\" class=\"muted\"></p>",
-        crate::i18n::t(caller.lang, "Rules and thresholds")
-    );
+    let mut p = crate::pages::heading(&caller, "Rules and thresholds");
     for (kind, title, rows) in [
         (kinds::THRESHOLDS, "Thresholds (JSON)", 12),
         (
